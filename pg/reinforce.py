@@ -288,17 +288,24 @@ def evaluate(policy, episodes: int = 100, seed: int = 0, max_steps: int = 500) -
 # ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
+def _seeds(cfg: TrainConfig):
+    """Independent streams: initial parameters, start states, sampled actions, evaluations."""
+    return np.random.SeedSequence(cfg.seed).spawn(4)
+
+
+def initial_policy(cfg: TrainConfig) -> SoftmaxPolicy:
+    """The policy a run with ``cfg`` starts from (update 0): the "untrained" agent."""
+    return make_policy(cfg.policy, hidden=cfg.hidden, seed=np.random.default_rng(_seeds(cfg)[0]))
+
+
 def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Update]:
     """Yield one Update per gradient step until solved or out of budget.
 
     Raises TrainingDiverged (with the last finite policy) instead of producing NaN.
     """
     start = time.perf_counter()
-    init_seed, env_seed, action_seed, eval_seed = np.random.SeedSequence(cfg.seed).spawn(4)
-    if policy is None:
-        policy = make_policy(cfg.policy, hidden=cfg.hidden, seed=np.random.default_rng(init_seed))
-    else:
-        policy = policy.copy()
+    _, env_seed, action_seed, eval_seed = _seeds(cfg)
+    policy = initial_policy(cfg) if policy is None else policy.copy()
     roller = Roller(CartPole(cfg.batch_episodes, cfg.max_episode_steps), seed=env_seed)
     action_rng = np.random.default_rng(action_seed)
     evaluator = Evaluator(cfg.eval_episodes, cfg.max_episode_steps, eval_seed)

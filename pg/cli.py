@@ -1,0 +1,413 @@
+"""The command line: train a policy, evaluate one, or run the benchmarks.
+
+    python -m pg train --policy mlp --hidden 32,32 --lr 0.01 --out policy.npz
+    python -m pg evaluate policy.npz --episodes 100
+    python -m pg bench [args...]            (forwarded to pg.bench.main)
+
+Every TrainConfig field is an option of ``train``; its docstring in pg/reinforce.py is the
+help text, so the two cannot drift apart. A bad argument prints one line on stderr and exits
+with status 2; a run that diverges saves the last good policy and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import os
+import sys
+import textwrap
+import types
+import typing
+from dataclasses import MISSING, fields
+
+import numpy as np
+
+from pg.checkpoint import CheckpointError, load_run, save_policy
+from pg.history import HISTORY_FIELDS, history_row
+from pg.reinforce import TrainConfig, TrainingDiverged, evaluate, initial_policy, train
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # failed: diverged, or cannot write
+DEFAULT_MAX_SNAPSHOTS = 200
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (usage is left to --help)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(str(message).split())}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Options from TrainConfig
+# ---------------------------------------------------------------------------------------------
+def field_docs(cls) -> dict[str, str]:
+    """{field: docstring} from the string literal written right after each field."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    body = tree.body[0].body
+    docs = {}
+    for statement, following in zip(body, body[1:]):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[statement.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)  # accept 1e6 for a budget
+    except ValueError:
+        value = None
+    if value is None or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _parse_optional_float(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def _parse_hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(size) for size in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer sizes like 32 or 32,32, got {text!r}") from None
+
+
+def _option_kind(name: str, hint) -> tuple:
+    """(argparse keyword arguments, metavar) for one TrainConfig field."""
+    if name == "hidden":
+        return {"type": _parse_hidden}, "H1,H2,..."
+    if hint is bool:
+        return {"action": argparse.BooleanOptionalAction}, None
+    if hint is int:
+        return {"type": _parse_int}, "INT"
+    if hint is float:
+        return {"type": _parse_float}, "FLOAT"
+    if hint is str:
+        return {"type": str}, "NAME"
+    if isinstance(hint, types.UnionType) and set(typing.get_args(hint)) == {float, type(None)}:
+        return {"type": _parse_optional_float}, "FLOAT|none"
+    raise TypeError(f"no command-line option type for TrainConfig.{name}: {hint!r}")
+
+
+def _show_default(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def add_train_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field; unset options keep the dataclass default."""
+    group = parser.add_argument_group("training config (pg.TrainConfig; every field, with its default)")
+    docs = field_docs(TrainConfig)
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        kwargs, metavar = _option_kind(f.name, hints[f.name])
+        default = f.default if f.default is not MISSING else f.default_factory()
+        help_text = f"{docs.get(f.name, f.name)} (default: {_show_default(default)})"
+        if metavar:
+            kwargs["metavar"] = metavar
+        group.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=argparse.SUPPRESS,
+            help=help_text.replace("%", "%%"),
+            **kwargs,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------
+class SnapshotKeeper:
+    """At most ``limit`` evenly spaced parameter snapshots of a run whose length is not known
+    in advance, always the first and the last update. During the run it keeps the first and
+    every ``stride``-th update, doubling the stride whenever more than ``2 * limit`` are held
+    (so memory stays bounded); ``snapshots()`` then picks ``limit`` of them evenly."""
+
+    def __init__(self, limit: int):
+        self.limit, self.stride = limit, 1
+        self.first: int | None = None
+        self.kept: dict[int, np.ndarray] = {}
+        self.last: tuple[int, np.ndarray] | None = None
+
+    def add(self, iteration: int, params: np.ndarray) -> None:
+        if self.limit <= 0:
+            return
+        self.last = (iteration, params)
+        if self.first is None:
+            self.first = iteration
+        if iteration == self.first or iteration % self.stride == 0:
+            self.kept[iteration] = params
+        while len(self.kept) > 2 * self.limit:
+            self.stride *= 2
+            self.kept = {i: p for i, p in self.kept.items() if i == self.first or i % self.stride == 0}
+
+    def snapshots(self) -> list[tuple[int, np.ndarray]]:
+        kept = dict(self.kept)
+        if self.last is not None:
+            kept[self.last[0]] = self.last[1]
+        items = sorted(kept.items())
+        if len(items) > self.limit:
+            chosen = np.round(np.linspace(0, len(items) - 1, self.limit)).astype(int)
+            items = [items[i] for i in chosen]
+        return items
+
+
+class RunRecorder:
+    """History rows and snapshots of a run, gathered update by update (Updates are not kept:
+    each holds a copy of the policy)."""
+
+    def __init__(self, max_snapshots: int):
+        self.rows: list[dict[str, float]] = []
+        self.episodes = 0
+        self.keeper = SnapshotKeeper(max_snapshots)
+
+    def add(self, update) -> None:
+        self.episodes += len(update.episode_returns)
+        self.rows.append(history_row(update, self.episodes))
+        self.keeper.add(update.iteration, update.policy.params.copy())
+
+    def history(self) -> dict[str, np.ndarray]:
+        return {name: np.array([row[name] for row in self.rows], dtype=np.float64) for name in HISTORY_FIELDS}
+
+    def save(self, path: str, policy, cfg: TrainConfig) -> str:
+        snapshots = self.keeper.snapshots()
+        save_policy(path, policy, config=cfg, history=self.history(), snapshots=snapshots)
+        return (
+            f"wrote {path}: {policy.kind} policy with {policy.params.size} parameters, "
+            f"{len(self.rows)} history rows, {len(snapshots)} snapshots"
+        )
+
+
+def progress_line(update, solve_return: float) -> str:
+    if update.eval_return is not None:
+        greedy = f"{update.eval_return:7.1f}"
+    elif update.eval_upper_bound is not None:
+        greedy = f"   <{solve_return:g}"  # evaluation stopped once the bar was out of reach
+    else:
+        greedy = "      -"
+    return (
+        f"update {update.iteration:5d} | env steps {update.env_steps:10,d} | "
+        f"mean return {update.mean_return:6.1f} | greedy eval {greedy} | {update.wall_time:7.2f} s"
+    )
+
+
+def final_line(last, cfg: TrainConfig, first_solved) -> str:
+    done = f"after {last.wall_time:.2f} s and {last.env_steps:,} env steps"
+    if last.stop_reason == "solved":
+        return (
+            f"solved at update {last.iteration}: greedy mean return {last.eval_return:.1f} over "
+            f"{cfg.eval_episodes} episodes >= {cfg.solve_return:g}, {done}"
+        )
+    budget = {
+        "max_updates": f"--max-updates {cfg.max_updates}",
+        "max_env_steps": f"--max-env-steps {cfg.max_env_steps}",
+        "max_seconds": f"--max-seconds {cfg.max_seconds:g}",
+    }.get(last.stop_reason, str(last.stop_reason))
+    if first_solved is not None:
+        verdict = f"solved first at update {first_solved.iteration} ({first_solved.wall_time:.2f} s)"
+    else:
+        verdict = "not solved"
+    return f"{verdict}; stopped by the budget {budget} at update {last.iteration}, {done}"
+
+
+def _check_output_path(parser, out: str) -> None:
+    directory = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(out):
+        parser.error(f"cannot write the policy to {out}: it is a directory; give a file name such as policy.npz")
+    if not os.path.isdir(directory):
+        parser.error(f"cannot write the policy to {out}: directory {directory} does not exist")
+
+
+def run_train(args, parser) -> int:
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    try:
+        cfg = TrainConfig(**overrides)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.print_every < 1:
+        parser.error(f"print-every must be an integer >= 1, got {args.print_every}")
+    if args.max_snapshots != 0 and not 2 <= args.max_snapshots <= 10_000:
+        parser.error(f"max-snapshots must be 0 (none) or an integer in [2, 10000], got {args.max_snapshots}")
+    _check_output_path(parser, args.out)
+
+    recorder, last, first_solved = RunRecorder(args.max_snapshots), None, None
+    recorder.keeper.add(0, initial_policy(cfg).params)  # the untrained agent, for "before" views
+    try:
+        for update in train(cfg):
+            recorder.add(update)
+            last = update
+            if update.solved and first_solved is None:
+                first_solved = update
+            if update.iteration % args.print_every == 0 or update.stop_reason:
+                print(progress_line(update, cfg.solve_return), flush=True)
+    except TrainingDiverged as error:
+        message = f"{parser.prog}: {error}"
+        return _save_after_failure(recorder, args.out, error.policy, "the last good policy", cfg, message, EXIT_FAILED)
+    except KeyboardInterrupt:
+        if last is None:
+            print(f"{parser.prog}: interrupted before the first update; nothing saved", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        message = f"{parser.prog}: interrupted after update {last.iteration}"
+        policy_name = f"the policy after update {last.iteration}"
+        return _save_after_failure(recorder, args.out, last.policy, policy_name, cfg, message, EXIT_INTERRUPTED)
+
+    print(final_line(last, cfg, first_solved))
+    try:
+        print(recorder.save(args.out, last.policy, cfg))
+    except OSError as error:
+        print(f"{parser.prog}: error: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _save_after_failure(recorder, out, policy, policy_name, cfg, message, status) -> int:
+    """One line on stderr: what went wrong, and where the policy went."""
+    try:
+        recorder.save(out, policy, cfg)
+        print(f"{message}; saved {policy_name} to {out}", file=sys.stderr)
+    except OSError as error:
+        print(f"{message}; could not save {policy_name} to {out}: {error.strerror or error}", file=sys.stderr)
+    return status
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------------
+def run_evaluate(args, parser) -> int:
+    for name, value, low, high in (
+        ("episodes", args.episodes, 1, 100_000),
+        ("seed", args.seed, 0, 2**32 - 1),
+        ("max-steps", args.max_steps, 1, 100_000),
+    ):
+        if not low <= value <= high:
+            parser.error(f"{name} must be an integer in [{low}, {high}], got {value}")
+    try:
+        run = load_run(args.policy)
+    except CheckpointError as error:
+        message = str(error)
+        parser.error(message if args.policy in message else f"{args.policy}: {message}")
+    policy = run.policy
+    returns = evaluate(policy, episodes=args.episodes, seed=args.seed, max_steps=args.max_steps)
+    print(f"{args.policy}: {policy.kind} policy with {policy.params.size} parameters")
+    print(
+        f"greedy return over {args.episodes} episodes (seed {args.seed}, at most {args.max_steps} steps): "
+        f"mean {returns.mean():.2f}  std {returns.std():.2f}  min {returns.min():g}  max {returns.max():g}"
+    )
+    rules = {500: ("CartPole-v1", 475.0), 200: ("CartPole-v0", 195.0)}
+    if args.episodes == 100 and args.max_steps in rules:
+        name, bar = rules[args.max_steps]
+        verdict = "solved" if returns.mean() >= bar else "not solved"
+        print(f"{verdict} by the {name} rule (greedy mean >= {bar:g} over 100 episodes)")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------------
+def run_bench(argv: list[str]) -> int:
+    """Forward every argument to pg.bench.main (imported only when asked for)."""
+    try:
+        from pg import bench
+    except ModuleNotFoundError as error:
+        if error.name != "pg.bench":
+            raise
+        print("pg bench: error: the benchmarks are not installed (pg/bench.py is missing)", file=sys.stderr)
+        return EXIT_USAGE
+    status = bench.main(argv)
+    return status if isinstance(status, int) else EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# main
+# ---------------------------------------------------------------------------------------------
+def build_parser() -> _Parser:
+    parser = _Parser(
+        prog="pg",
+        description="Policy Gradients, Visually: REINFORCE on CartPole from the command line.",
+        allow_abbrev=False,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    train_parser = commands.add_parser(
+        "train",
+        help="train a policy and write it (with config, history and snapshots) to a .npz file",
+        description="Train a policy with REINFORCE until it solves CartPole or runs out of budget.",
+        allow_abbrev=False,
+    )
+    add_train_config_options(train_parser)
+    output = train_parser.add_argument_group("output")
+    output.add_argument("--out", default="policy.npz", metavar="PATH",
+                        help="where to write the policy file (default: policy.npz)")
+    output.add_argument("--print-every", type=_parse_int, default=5, metavar="N",
+                        help="print a progress line every N updates (default: 5)")
+    output.add_argument("--max-snapshots", type=_parse_int, default=DEFAULT_MAX_SNAPSHOTS, metavar="N",
+                        help="keep at most N parameter snapshots, evenly spaced, always the first and last "
+                             f"update; 0 for none (default: {DEFAULT_MAX_SNAPSHOTS})")
+    train_parser.set_defaults(run=run_train, parser=train_parser)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate",
+        help="greedy episodes of a saved policy: mean, std, min, max return",
+        description="Run a saved policy greedily on CartPole and print its return statistics.",
+        allow_abbrev=False,
+    )
+    evaluate_parser.add_argument("policy", metavar="POLICY", help="a .npz policy file (from `pg train` or the app)")
+    evaluate_parser.add_argument("--episodes", type=_parse_int, default=100, metavar="N",
+                                 help="number of greedy episodes (default: 100)")
+    evaluate_parser.add_argument("--seed", type=_parse_int, default=0, metavar="INT",
+                                 help="seed of the start states (default: 0)")
+    evaluate_parser.add_argument("--max-steps", type=_parse_int, default=500, metavar="INT",
+                                 help="episode time limit: 500 is CartPole-v1, 200 is CartPole-v0 (default: 500)")
+    evaluate_parser.set_defaults(run=run_evaluate, parser=evaluate_parser)
+
+    # listed for --help only: main() forwards `bench ...` untouched, its own --help included
+    commands.add_parser("bench", help="speed and sample-efficiency benchmarks (arguments go to pg.bench)",
+                        add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "bench":
+        return run_bench(argv[1:])
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return EXIT_USAGE
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args.run(args, args.parser)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
