@@ -103,7 +103,7 @@ class SoftmaxPolicy(ABC):
         Uses d log pi(a|s) / d logits = onehot(a) - pi(.|s), without building the one-hot.
         """
         obs2d = np.asarray(obs, dtype=np.float64).reshape(-1, self.obs_dim)
-        actions1d = np.asarray(actions).reshape(-1)
+        actions1d = np.asarray(actions).reshape(-1).astype(np.intp, copy=False)
         w = np.ones(len(obs2d)) if weights is None else np.asarray(weights, np.float64).reshape(-1)
         if not len(obs2d) == len(actions1d) == len(w):
             raise ValueError(

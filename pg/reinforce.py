@@ -159,6 +159,7 @@ def _bool(cfg, name):
     value = getattr(cfg, name)
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}")
+    object.__setattr__(cfg, name, bool(value))
 
 
 def _integer(cfg, name, low, high):
