@@ -26,8 +26,8 @@ def solve_run(cfg: TrainConfig) -> dict:
     """One training run to its end: wall seconds (evaluations included), updates, steps."""
     start = time.perf_counter()
     last = None
-    for last in train(cfg):
-        pass
+    for update in train(cfg):
+        last = update
     return {
         "seed": cfg.seed,
         "seconds": time.perf_counter() - start,

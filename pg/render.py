@@ -13,7 +13,7 @@ state      (4,)            ``[x (m), x_dot (m/s), theta (rad), theta_dot (rad/s)
 states     (T, 4)          one state per frame
 actions    (T,) or (T-1,)  0 = push left, 1 = push right (no arrow where missing)
 p_right    (T,) or (T-1,)  policy probability of pushing right, in [0, 1]
-nudges     (T,)            0 = no nudge; sign = direction of the nudge (+ = right)
+nudges     (T,) or (T-1,)  0 = no nudge; sign = direction of the nudge (+ = right)
 frame      (H, W, 3)       uint8 RGB picture
 frames     (T, H, W, 3)    uint8 RGB pictures
 =========  ==============  =========================================================
@@ -29,11 +29,15 @@ no window, no audio, and ``pygame.init()`` is never called.
 
 from __future__ import annotations
 
-import io
 import math
 import os
+import sys
+import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -52,6 +56,9 @@ CART_HEIGHT_M = 0.22
 POLE_THICKNESS_M = 0.08
 WHEEL_RADIUS_M = 0.05
 AXLE_RADIUS_M = 0.04
+WHEEL_SPREAD = 0.55
+"""Wheel centres sit this fraction of the cart's half-width from its middle."""
+CART_CORNER_M = 0.03
 
 # --- Layout, as fractions of the frame or in metres ----------------------------------
 TRACK_Y_FRACTION = 0.80
@@ -64,14 +71,23 @@ ARROW_GAIN_LENGTH_M = 0.40
 ARROW_SHAFT_M = 0.07
 ARROW_HEAD_LENGTH_M = 0.14
 ARROW_HEAD_WIDTH_M = 0.20
+THRESHOLD_POST_HEIGHT_M = POLE_LENGTH_M + 0.35
+THRESHOLD_DASH_M = 0.05
 NUDGE_RADIUS_M = 0.14
+NUDGE_SPIKES = 9
+NUDGE_AT_POLE_FRACTION = 0.7
+"""Where the nudge burst hits the pole, as a fraction of the way from axle to tip."""
+NUDGE_HOLD_FRAMES = 20
+"""In an episode a nudge stays marked this many frames (0.4 s at 50 fps), fading in the
+second half: one frame (20 ms) would flash by unseen."""
 TEXT_HEIGHT_FRACTION = 0.085
 """Font size of the step counter, as a fraction of the frame height."""
 MARGIN_FRACTION = 0.03
 GAUGE_WIDTH_FRACTION = 0.28
 GAUGE_HEIGHT_FRACTION = 0.035
 
-# --- Colours (RGB) -------------------------------------------------------------------
+# --- Colours -------------------------------------------------------------------------
+RGB = tuple[int, int, int]
 BACKGROUND_RGB = (255, 255, 255)
 GROUND_RGB = (238, 238, 236)
 TRACK_RGB = (120, 124, 130)
@@ -90,10 +106,15 @@ FADED_ARROW_MIX = 0.45
 
 # --- Video encoding ------------------------------------------------------------------
 X264_PRESET = "ultrafast"
-"""Fastest x264 preset; flat-colour frames stay small anyway (about 100 KB per 10 s)."""
+"""Fastest x264 preset: about 340 KB per 10 s at 480x320 ("veryfast": 120 KB, 2x the time)."""
 X264_CRF = 23
-X264_THREADS = 2
-"""This app targets 2-core hosts; x264 encodes while Python draws the next frame."""
+"""x264 constant quality (lower = better and bigger); 23 is x264's default."""
+X264_THREADS = 1
+"""One x264 thread: the other core draws frames (2 threads measured slower on 2 cores)."""
+SWS_INTERPOLATION = "FAST_BILINEAR"
+"""Chroma filter for RGB -> yuv420p (FFmpeg swscale); measured faster than the default BILINEAR."""
+MAX_FRAMES_IN_FLIGHT = 8
+"""Frames converted but not yet encoded; bounds memory (~230 KB per 480x320 frame)."""
 
 
 # ===================================================================================
@@ -176,35 +197,39 @@ def _av() -> Any:
 
 
 # ===================================================================================
-# Cached drawing resources (read-only once made, so they can be shared across threads)
+# Cached drawing resources (fonts, glyphs, the static background), shared by all calls
 # ===================================================================================
-_TEXT_LOCK = threading.Lock()  # SDL_ttf is not thread-safe; Streamlit sessions are threads
+_DRAW_LOCK = threading.RLock()
+"""SDL fonts and surfaces are not thread-safe, and Streamlit runs each session in a thread:
+drawing (~0.2 ms a frame) holds this lock; encoding, the slow part, does not."""
 
 
 @lru_cache(maxsize=16)
 def _font(size: int) -> Any:
-    return _pygame().font.Font(None, size)
+    return _pygame().font.Font(None, size)  # pygame's bundled default font
+
+
+def _font_size(height: int) -> int:
+    return max(10, round(TEXT_HEIGHT_FRACTION * height))
 
 
 @lru_cache(maxsize=1024)
-def _text(label: str, size: int, rgb: tuple[int, int, int]) -> Any:
+def _text(label: str, size: int, rgb: RGB) -> Any:
     """A rendered, antialiased text surface (with alpha), cached by content."""
-    with _TEXT_LOCK:
-        return _font(size).render(label, True, rgb)
+    return _font(size).render(label, True, rgb)
 
 
-def _number_text(label: str, size: int, rgb: tuple[int, int, int], surface: Any, topleft: tuple[int, int]) -> int:
-    """Blit ``label`` glyph by glyph (digits repeat, whole strings rarely); return its width."""
+def _blit_text(surface: Any, label: str, size: int, rgb: RGB, topleft: tuple[int, int]) -> None:
+    """Blit ``label`` one cached glyph at a time: numbers change every frame, digits do not."""
     column, row = topleft
     for char in label:
         glyph = _text(char, size, rgb)
         surface.blit(glyph, (column, row))
         column += glyph.get_width()
-    return column - topleft[0]
 
 
-def _font_size(height: int) -> int:
-    return max(10, round(TEXT_HEIGHT_FRACTION * height))
+def _text_width(label: str, size: int) -> int:
+    return sum(_text(char, size, TEXT_RGB).get_width() for char in label)
 
 
 @lru_cache(maxsize=8)
@@ -216,70 +241,73 @@ def _background(width: int, height: int) -> Any:
     track_row = round(track_y_pixel(height))
     pygame.draw.rect(surface, GROUND_RGB, (0, track_row, width, height - track_row))
     pygame.draw.line(surface, TRACK_RGB, (0, track_row), (width, track_row), 2)
-    _draw_threshold_markers(surface, width, height)
+    _draw_threshold_markers(surface)
     return surface
 
 
-def _draw_threshold_markers(surface: Any, width: int, height: int) -> None:
-    """Dashed posts at x = -2.4 m and x = +2.4 m (the frame edges), with labels."""
+def _draw_threshold_markers(surface: Any) -> None:
+    """Dashed posts at x = -2.4 m and x = +2.4 m (the frame edges), labelled below the track."""
     pygame = _pygame()
+    width, height = surface.get_size()
     scale = pixels_per_metre(width)
     track_row = round(track_y_pixel(height))
-    top_row = round(track_row - (POLE_LENGTH_M + 0.35) * scale)
-    dash = max(3, round(0.05 * scale))
-    size = max(10, round(0.7 * _font_size(height)))
+    top_row = round(track_row - THRESHOLD_POST_HEIGHT_M * scale)
+    dash = max(3, round(THRESHOLD_DASH_M * scale))
+    label_size = max(10, round(0.7 * _font_size(height)))
     for sign in (-1, 1):
         column = round(width / 2 + sign * X_THRESHOLD_M * scale)
         column = min(max(column, 2), width - 3)  # keep the 3 px post inside the frame
         for row in range(top_row, track_row, 2 * dash):
             pygame.draw.line(surface, THRESHOLD_RGB, (column, row), (column, min(row + dash, track_row)), 3)
-        label = _text(f"{sign * X_THRESHOLD_M:+.1f} m", size, THRESHOLD_RGB)
+        label = _text(f"{sign * X_THRESHOLD_M:+.1f} m", label_size, THRESHOLD_RGB)
         label_column = column + 6 if sign < 0 else column - 6 - label.get_width()
         surface.blit(label, (label_column, track_row + 6))
 
 
 # ===================================================================================
-# Drawing one frame
+# Drawing one frame (each part reads the frame size from the surface)
 # ===================================================================================
-def _mix(rgb: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
+def _mix(rgb: RGB, amount: float) -> RGB:
     """``rgb`` moved ``amount`` of the way toward the background colour."""
     return tuple(round(c + amount * (b - c)) for c, b in zip(rgb, BACKGROUND_RGB))
 
 
-def _draw_cart(surface: Any, state: np.ndarray, width: int, height: int) -> None:
+def _draw_cart(surface: Any, state: np.ndarray) -> None:
+    """Rounded body on two wheels that touch the track."""
     pygame = _pygame()
+    width, height = surface.get_size()
     scale = pixels_per_metre(width)
     column, row = cart_center_pixel(state, width, height)
     half_w, half_h = CART_WIDTH_M / 2 * scale, CART_HEIGHT_M / 2 * scale
     wheel_r = WHEEL_RADIUS_M * scale
-    wheel_row = row + half_h + wheel_r
-    for offset in (-0.55 * half_w, 0.55 * half_w):
-        pygame.draw.aacircle(surface, WHEEL_RGB, (column + offset, wheel_row), wheel_r)
+    for offset in (-WHEEL_SPREAD * half_w, WHEEL_SPREAD * half_w):
+        pygame.draw.aacircle(surface, WHEEL_RGB, (column + offset, row + half_h + wheel_r), wheel_r)
     body = pygame.Rect(0, 0, round(2 * half_w), round(2 * half_h))
     body.center = (round(column), round(row))
-    pygame.draw.rect(surface, CART_RGB, body, border_radius=max(1, round(0.03 * scale)))
+    pygame.draw.rect(surface, CART_RGB, body, border_radius=max(1, round(CART_CORNER_M * scale)))
 
 
-def _draw_pole(surface: Any, state: np.ndarray, width: int, height: int) -> None:
+def _draw_pole(surface: Any, state: np.ndarray) -> None:
+    """Thick antialiased line from the axle to the tip, round tip, axle cap on top."""
     pygame = _pygame()
+    width, height = surface.get_size()
     scale = pixels_per_metre(width)
-    axle = axle_pixel(state, width, height)
-    tip = pole_tip_pixel(state, width, height)
+    axle, tip = axle_pixel(state, width, height), pole_tip_pixel(state, width, height)
     thickness = max(2, round(POLE_THICKNESS_M * scale))
     pygame.draw.aaline(surface, POLE_RGB, axle, tip, thickness)
-    pygame.draw.aacircle(surface, POLE_RGB, tip, thickness / 2)  # rounded tip
-    pygame.draw.aacircle(surface, CART_RGB, axle, AXLE_RADIUS_M * scale + 1.5)
+    pygame.draw.aacircle(surface, POLE_RGB, tip, thickness / 2)
+    pygame.draw.aacircle(surface, CART_RGB, axle, AXLE_RADIUS_M * scale + 1.5)  # dark rim
     pygame.draw.aacircle(surface, AXLE_RGB, axle, AXLE_RADIUS_M * scale)
 
 
-def _draw_arrow(surface: Any, state: np.ndarray, width: int, height: int, direction: int, probability: float, rgb) -> None:
+def _draw_arrow(surface: Any, state: np.ndarray, direction: int, probability: float, rgb: RGB) -> None:
     """Arrow beside the cart on the side it pushes toward (``direction`` -1 or +1)."""
     pygame = _pygame()
+    width, height = surface.get_size()
     scale = pixels_per_metre(width)
     column, row = cart_center_pixel(state, width, height)
     start = column + direction * (CART_WIDTH_M / 2 + ARROW_GAP_M) * scale
-    length = (ARROW_MIN_LENGTH_M + ARROW_GAIN_LENGTH_M * probability) * scale
-    end = start + direction * length
+    end = start + direction * (ARROW_MIN_LENGTH_M + ARROW_GAIN_LENGTH_M * probability) * scale
     head_base = end - direction * ARROW_HEAD_LENGTH_M * scale
     shaft, head = ARROW_SHAFT_M * scale / 2, ARROW_HEAD_WIDTH_M * scale / 2
     points = [
@@ -290,87 +318,103 @@ def _draw_arrow(surface: Any, state: np.ndarray, width: int, height: int, direct
     pygame.draw.aalines(surface, rgb, True, points)
 
 
-def _draw_actions(surface: Any, state: np.ndarray, width: int, height: int, action: int | None, p_right: float | None) -> None:
+def _draw_actions(surface: Any, state: np.ndarray, action: int | None, p_right: float | None) -> None:
     """The action taken (solid arrow), or both options faded if only ``p_right`` is known."""
     if action is not None:
         right = action == 1
         probability = 1.0 if p_right is None else (p_right if right else 1 - p_right)
         rgb = PUSH_RIGHT_RGB if right else PUSH_LEFT_RGB
-        _draw_arrow(surface, state, width, height, 1 if right else -1, probability, rgb)
+        _draw_arrow(surface, state, 1 if right else -1, probability, rgb)
     elif p_right is not None:
-        _draw_arrow(surface, state, width, height, -1, 1 - p_right, _mix(PUSH_LEFT_RGB, FADED_ARROW_MIX))
-        _draw_arrow(surface, state, width, height, 1, p_right, _mix(PUSH_RIGHT_RGB, FADED_ARROW_MIX))
+        _draw_arrow(surface, state, -1, 1 - p_right, _mix(PUSH_LEFT_RGB, FADED_ARROW_MIX))
+        _draw_arrow(surface, state, 1, p_right, _mix(PUSH_RIGHT_RGB, FADED_ARROW_MIX))
 
 
-def _draw_nudge(surface: Any, state: np.ndarray, width: int, height: int, nudge: float) -> None:
-    """An amber burst hitting the pole from the side opposite to the nudge, plus a label."""
+def _draw_nudge(surface: Any, state: np.ndarray, nudge: float, fade: float) -> None:
+    """An amber burst hitting the pole from the side it is pushed from, labelled "nudge!".
+
+    ``fade`` in [0, 1] moves its colours toward the background (1 = gone).
+    """
     pygame = _pygame()
-    scale = pixels_per_metre(width)
+    width, height = surface.get_size()
     direction = 1 if nudge > 0 else -1
-    (ax, ay), (tx, ty) = axle_pixel(state, width, height), pole_tip_pixel(state, width, height)
-    hit_x, hit_y = ax + 0.7 * (tx - ax), ay + 0.7 * (ty - ay)
-    radius = NUDGE_RADIUS_M * scale
-    centre_x = hit_x - direction * 1.3 * radius
-    centre_x = min(max(centre_x, radius), width - radius)  # stay visible near the edges
-    spikes = 9
-    star = [
-        (centre_x + r * math.cos(a), hit_y + r * math.sin(a))
-        for k in range(2 * spikes)
-        for a, r in [(math.pi * k / spikes, radius if k % 2 == 0 else 0.5 * radius)]
-    ]
-    pygame.draw.polygon(surface, NUDGE_RGB, star)
-    pygame.draw.aalines(surface, NUDGE_RGB, True, star)
-    label = _text("nudge!", _font_size(height), NUDGE_TEXT_RGB)
-    label_x = centre_x - label.get_width() / 2
-    label_x = min(max(label_x, 2), width - label.get_width() - 2)
-    surface.blit(label, (round(label_x), round(hit_y - radius - label.get_height())))
+    (axle_x, axle_y), (tip_x, tip_y) = axle_pixel(state, width, height), pole_tip_pixel(state, width, height)
+    hit_x = axle_x + NUDGE_AT_POLE_FRACTION * (tip_x - axle_x)
+    hit_y = axle_y + NUDGE_AT_POLE_FRACTION * (tip_y - axle_y)
+    radius = NUDGE_RADIUS_M * pixels_per_metre(width)
+    burst_x = min(max(hit_x - direction * 1.3 * radius, radius), width - radius)  # stay in frame
+    star = _star_points(burst_x, hit_y, radius)
+    pygame.draw.polygon(surface, _mix(NUDGE_RGB, fade), star)
+    pygame.draw.aalines(surface, _mix(NUDGE_RGB, fade), True, star)
+    label = _text("nudge!", _font_size(height), _mix(NUDGE_TEXT_RGB, fade))
+    label_x = _nudge_label_x(label.get_width(), burst_x, hit_x, radius, direction, width)
+    surface.blit(label, (round(label_x), round(hit_y - label.get_height() / 2)))
 
 
-def _draw_step(surface: Any, step: int, height: int) -> None:
-    margin = round(MARGIN_FRACTION * height)
-    size = _font_size(height)
-    label = _text("step ", size, TEXT_RGB)
-    surface.blit(label, (margin, margin))
-    _number_text(str(step), size, TEXT_RGB, surface, (margin + label.get_width(), margin))
+def _star_points(centre_x: float, centre_y: float, radius: float) -> list[tuple[float, float]]:
+    """Outline of a star with ``NUDGE_SPIKES`` tips at ``radius`` and notches at half of it."""
+    corners = range(2 * NUDGE_SPIKES)
+    radii = [radius if k % 2 == 0 else radius / 2 for k in corners]
+    angles = [math.pi * k / NUDGE_SPIKES for k in corners]
+    return [(centre_x + r * math.cos(a), centre_y + r * math.sin(a)) for r, a in zip(radii, angles)]
 
 
-def _draw_gauge(surface: Any, p_right: float, width: int, height: int) -> None:
-    """Top-right bar: blue share = P(left), red share = P(right), with the number."""
+def _nudge_label_x(
+    label_width: int, burst_x: float, hit_x: float, radius: float, direction: int, width: int
+) -> float:
+    """Left edge of the label: beyond the burst, away from the pole; else across the pole."""
+    if direction > 0:  # burst on the pole's left
+        outside = burst_x - 1.2 * radius - label_width
+        across = max(hit_x + 0.6 * radius, burst_x + 1.2 * radius)
+    else:
+        outside = burst_x + 1.2 * radius
+        across = min(hit_x - 0.6 * radius, burst_x - 1.2 * radius) - label_width
+    return outside if 2 <= outside <= width - label_width - 2 else across
+
+
+def _draw_step(surface: Any, step: int) -> None:
+    """Write "step N" in the top-left corner."""
+    height = surface.get_height()
+    margin, size = round(MARGIN_FRACTION * height), _font_size(height)
+    _blit_text(surface, f"step {step}", size, TEXT_RGB, (margin, margin))
+
+
+def _draw_gauge(surface: Any, p_right: float) -> None:
+    """Top right: "P(right) 0.73" over a bar, blue share = P(left), red share = P(right)."""
     pygame = _pygame()
-    margin = round(MARGIN_FRACTION * height)
-    size = _font_size(height)
+    width, height = surface.get_size()
+    margin, size = round(MARGIN_FRACTION * height), _font_size(height)
+    label = f"P(right) {p_right:.2f}"
+    _blit_text(surface, label, size, TEXT_RGB, (width - margin - _text_width(label, size), margin))
     bar_w, bar_h = round(GAUGE_WIDTH_FRACTION * width), max(4, round(GAUGE_HEIGHT_FRACTION * height))
-    left = width - margin - bar_w
-    label = _text("P(right) ", size, TEXT_RGB)
-    number = f"{p_right:.2f}"
-    number_w = sum(_text(c, size, TEXT_RGB).get_width() for c in number)
-    text_left = width - margin - label.get_width() - number_w
-    surface.blit(label, (text_left, margin))
-    _number_text(number, size, TEXT_RGB, surface, (text_left + label.get_width(), margin))
-    top = margin + label.get_height() + 2
+    left, top = width - margin - bar_w, margin + _font(size).get_linesize() + 2
     split = round(bar_w * (1 - p_right))
     pygame.draw.rect(surface, PUSH_LEFT_RGB, (left, top, split, bar_h))
     pygame.draw.rect(surface, PUSH_RIGHT_RGB, (left + split, top, bar_w - split, bar_h))
-    pygame.draw.line(surface, TEXT_RGB, (left + bar_w // 2, top - 2), (left + bar_w // 2, top + bar_h + 1), 1)
+    middle = left + bar_w // 2
+    pygame.draw.line(surface, TEXT_RGB, (middle, top - 2), (middle, top + bar_h + 1))  # P = 0.5
 
 
-def _draw(surface: Any, state: np.ndarray, action: int | None, p_right: float | None, step: int | None, nudge: float) -> None:
+def _draw(
+    surface: Any, state: np.ndarray, action: int | None, p_right: float | None, step: int | None,
+    nudge: float, nudge_fade: float = 0.0,
+) -> None:  # fmt: skip
     """Draw one complete frame onto ``surface`` (whose size sets the frame size)."""
-    width, height = surface.get_size()
-    surface.blit(_background(width, height), (0, 0))
-    _draw_actions(surface, state, width, height, action, p_right)
-    _draw_cart(surface, state, width, height)
-    _draw_pole(surface, state, width, height)
-    if nudge != 0:
-        _draw_nudge(surface, state, width, height, nudge)
-    if step is not None:
-        _draw_step(surface, step, height)
-    if p_right is not None:
-        _draw_gauge(surface, p_right, width, height)
+    with _DRAW_LOCK:
+        surface.blit(_background(*surface.get_size()), (0, 0))
+        _draw_actions(surface, state, action, p_right)
+        _draw_cart(surface, state)
+        _draw_pole(surface, state)
+        if nudge != 0:
+            _draw_nudge(surface, state, nudge, nudge_fade)
+        if step is not None:
+            _draw_step(surface, step)
+        if p_right is not None:
+            _draw_gauge(surface, p_right)
 
 
 def _to_array(surface: Any) -> np.ndarray:
-    """(H, W, 3) uint8 view of the surface's RGB bytes (``tobytes`` is ~5x ``surfarray``)."""
+    """(H, W, 3) uint8 read-only copy of the surface's RGB pixels (``tobytes``: ~5x ``surfarray``)."""
     pygame = _pygame()
     width, height = surface.get_size()
     return np.frombuffer(pygame.image.tobytes(surface, "RGB"), np.uint8).reshape(height, width, 3)
@@ -417,29 +461,41 @@ def _per_frame(name: str, values: Any, n_frames: int) -> list:
     return values + [None] * (n_frames - len(values))
 
 
+def nudge_markers(nudges: Any, hold_frames: int = NUDGE_HOLD_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Which nudge each frame of an episode shows, and how faded: ``(shown, fade)``, (T,) each.
+
+    A nudge at step t stays marked on frames t ... t + hold_frames - 1 (a newer nudge
+    replaces it), at full colour (fade 0) for the first half, then fading toward 1.
+    ``nudges`` is (T,); frames without a marker get ``shown = 0``, ``fade = 0``.
+    """
+    values = np.nan_to_num(np.asarray(nudges, dtype=float).reshape(-1))
+    shown, fade = np.zeros(len(values)), np.zeros(len(values))
+    full_colour_frames = hold_frames // 2
+    last_nudge = None
+    for t, value in enumerate(values):
+        if value != 0:
+            last_nudge = t
+        if last_nudge is not None and t - last_nudge < hold_frames:
+            age = t - last_nudge
+            shown[t] = values[last_nudge]
+            fade[t] = max(0, age + 1 - full_colour_frames) / (hold_frames - full_colour_frames + 1)
+    return shown, fade
+
+
 def _episode(states: Any, actions: Any, p_right: Any, nudges: Any) -> Iterator[tuple]:
-    """Checked per-frame arguments ``(state, action, p_right, step, nudge)``."""
+    """Checked per-frame arguments of ``_draw``: ``(state, action, p_right, step, nudge, fade)``."""
     states = np.asarray(states, dtype=float)
     if states.ndim != 2 or states.shape[1] != 4 or len(states) == 0:
         raise ValueError(f"states must have shape (T, 4) with T >= 1; got {states.shape}")
     n_frames = len(states)
     action_list = _per_frame("actions", actions, n_frames)
     p_list = _per_frame("p_right", p_right, n_frames)
-    nudge_list = [n if n is not None else 0 for n in _per_frame("nudges", nudges, n_frames)]
+    shown, fade = nudge_markers([n or 0.0 for n in _per_frame("nudges", nudges, n_frames)])
     for step in range(n_frames):
         yield (
             _check_state(states[step]), _check_action(action_list[step]),
-            _check_p_right(p_list[step]), step, float(nudge_list[step]),
+            _check_p_right(p_list[step]), step, float(shown[step]), float(fade[step]),
         )  # fmt: skip
-
-
-def _iter_frames(states: Any, actions: Any, p_right: Any, nudges: Any, width: int, height: int) -> Iterator[np.ndarray]:
-    """Yield each (H, W, 3) frame, all drawn on one Surface; each array is a fresh copy."""
-    _check_size(width, height)
-    surface = _pygame().Surface((width, height))  # one per call: Streamlit sessions are threads
-    for state, action, p, step, nudge in _episode(states, actions, p_right, nudges):
-        _draw(surface, state, action, p, step, nudge)
-        yield _to_array(surface)
 
 
 # ===================================================================================
@@ -478,59 +534,137 @@ def render_frames(
     """Draw an episode; returns (T, height, width, 3) uint8, frame t labelled "step t".
 
     ``states`` is (T, 4); ``actions`` and ``p_right`` are (T,) or (T-1,) (the last state
-    often has no action); ``nudges`` is (T,). Same pixels as ``render_frame`` per state.
+    often has no action); ``nudges`` is (T,). Frame t is ``render_frame`` of state t, except
+    that a nudge stays marked (fading) for ``NUDGE_HOLD_FRAMES`` frames (see ``nudge_markers``).
+    The result is T * H * W * 3 bytes (230 MB for 500 frames of 480x320): for a video, use
+    ``replay_video``, which streams frames into the encoder instead.
     """
-    n_frames = len(states)
-    frames = np.empty((n_frames, height, width, 3), dtype=np.uint8)
-    for t, frame in enumerate(_iter_frames(states, actions, p_right, nudges, width, height)):
-        frames[t] = frame
+    _check_size(width, height)
+    episode = list(_episode(states, actions, p_right, nudges))  # check every input first
+    frames = np.empty((len(episode), height, width, 3), dtype=np.uint8)
+    surface = _pygame().Surface((width, height))  # one per call: Streamlit sessions are threads
+    for t, frame_args in enumerate(episode):
+        _draw(surface, *frame_args)
+        frames[t] = _to_array(surface)
     return frames
 
 
 class _Mp4Writer:
-    """In-memory H.264 (yuv420p) MP4 writer on PyAV, with the moov atom at the front."""
+    """H.264 (yuv420p) MP4 writer on PyAV, with the index (moov atom) at the front.
 
-    def __init__(self, width: int, height: int, fps: int) -> None:
+    Colour conversion runs in the caller's thread and x264 in one worker thread, so on
+    two cores the next frame is drawn and converted while the previous one is encoded
+    (both release the GIL). FFmpeg's ``+faststart`` rewrites the file after the last frame,
+    which needs a real file, so the MP4 goes through a temporary directory.
+    """
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
         _check_size(width, height)
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number of frames per second; got {fps!r}")
         av = _av()
-        self._buffer = io.BytesIO()
-        self._container = av.open(self._buffer, mode="w", format="mp4", options={"movflags": "+faststart"})
-        self._stream = self._container.add_stream("libx264", rate=fps)
+        from av.video.reformatter import VideoReformatter
+
+        self._av, self._size, self._n_frames = av, (width, height), 0
+        self._time_base = Fraction(1, 1) / Fraction(fps).limit_denominator(1001)
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="pg-render-")
+        self._path = os.path.join(self._tmpdir.name, "replay.mp4")
+        self._container = av.open(self._path, mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._stream = self._container.add_stream("libx264", rate=1 / self._time_base)
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p"
         self._stream.thread_count = X264_THREADS
         self._stream.options = {"preset": X264_PRESET, "crf": str(X264_CRF)}
-        self._from_ndarray = av.VideoFrame.from_ndarray
+        self._to_yuv = VideoReformatter()
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-x264")
+        self._pending: deque[Future] = deque()
 
-    def write(self, frame: np.ndarray) -> None:
-        """Encode one (H, W, 3) uint8 RGB frame."""
-        video_frame = self._from_ndarray(frame, format="rgb24")
-        self._container.mux(self._stream.encode(video_frame))
+    def write_rgb(self, frame: np.ndarray) -> None:
+        """Queue one (H, W, 3) uint8 RGB frame."""
+        if frame.shape != (self._size[1], self._size[0], 3) or frame.dtype != np.uint8:
+            expected = f"({self._size[1]}, {self._size[0]}, 3) uint8"
+            raise ValueError(f"each frame must be {expected} like the first; got {frame.shape} {frame.dtype}")
+        self._submit(self._av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(frame), format="rgb24"))
+
+    def write_surface(self, surface: Any) -> None:
+        """Queue a pygame Surface's pixels, read straight from its buffer (no RGB copy)."""
+        pixel_format = _raw_pixel_format(surface)
+        if pixel_format is None:
+            self.write_rgb(_to_array(surface))
+            return
+        raw = np.frombuffer(surface.get_buffer(), np.uint8).reshape(self._size[1], self._size[0], 4)
+        self._submit(self._av.VideoFrame.from_numpy_buffer(raw, format=pixel_format))
+
+    def _submit(self, rgb_frame: Any) -> None:
+        """Convert to yuv420p now (a copy: ``rgb_frame`` may share memory with the caller's
+        pixels), then hand the copy to the encoder thread."""
+        yuv_frame = self._to_yuv.reformat(
+            rgb_frame, format="yuv420p", interpolation=SWS_INTERPOLATION, threads=1
+        )
+        yuv_frame.pts, yuv_frame.time_base = self._n_frames, self._time_base
+        self._n_frames += 1
+        self._pending.append(self._encoder.submit(self._encode, yuv_frame))
+        while len(self._pending) > MAX_FRAMES_IN_FLIGHT:
+            self._pending.popleft().result()  # re-raises encoder errors here
+
+    def _encode(self, yuv_frame: Any) -> None:
+        self._container.mux(self._stream.encode(yuv_frame))
 
     def finish(self) -> bytes:
         """Flush the encoder, write the index, and return the file's bytes."""
-        self._container.mux(self._stream.encode(None))
+        if self._n_frames == 0:
+            raise ValueError("an MP4 needs at least one frame")
+        self._pending.append(self._encoder.submit(self._encode, None))  # None flushes x264
+        while self._pending:
+            self._pending.popleft().result()
         self._container.close()
-        return self._buffer.getvalue()
+        with open(self._path, "rb") as file:
+            return file.read()
+
+    def close(self) -> None:
+        """Stop the worker and delete the temporary file (also after an error)."""
+        self._encoder.shutdown(wait=True, cancel_futures=True)
+        try:
+            self._container.close()
+        except Exception:  # already closed, or failed mid-write: nothing left to save
+            pass
+        self._tmpdir.cleanup()
+
+    def __enter__(self) -> _Mp4Writer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
-def encode_mp4(frames: Any, fps: int = 50) -> bytes:
+def _raw_pixel_format(surface: Any) -> str | None:
+    """FFmpeg name of the Surface's in-memory pixel layout, if it is one we can pass on."""
+    layout = (surface.get_bytesize(), surface.get_masks()[:3], surface.get_pitch() == 4 * surface.get_width())
+    if sys.byteorder == "little" and layout == (4, (0xFF0000, 0xFF00, 0xFF), True):
+        return "bgra"  # 0x00RRGGBB words: bytes B, G, R, unused
+    return None
+
+
+def encode_mp4(frames: Any, fps: float = 50) -> bytes:
     """Encode (T, H, W, 3) uint8 RGB frames (H and W even) as a browser-playable MP4.
 
-    H.264 in yuv420p with ``+faststart``, so a ``<video>`` tag can start before the end
-    has arrived. Accepts any iterable of frames, so frames can be encoded as they are made.
+    H.264 from x264 (``X264_PRESET``; "ultrafast" gives the Constrained Baseline profile),
+    yuv420p, ``+faststart`` (index first, so a ``<video>`` tag can start playing before the
+    end has arrived); T frames lasting T / fps seconds.
+    ``frames`` may be any iterable of (H, W, 3) arrays, so they can be encoded as made.
     """
-    writer = None
-    for frame in frames:
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"each frame must be (H, W, 3) uint8 RGB; got {frame.shape} {frame.dtype}")
-        if writer is None:
-            writer = _Mp4Writer(frame.shape[1], frame.shape[0], fps)
-        writer.write(frame)
-    if writer is None:
+    iterator = iter(frames)
+    first = next(iterator, None)
+    if first is None:
         raise ValueError("encode_mp4 needs at least one frame")
-    return writer.finish()
+    first = np.asarray(first)
+    if first.ndim != 3 or first.shape[2] != 3:
+        raise ValueError(f"each frame must be (H, W, 3) uint8 RGB; got shape {first.shape}")
+    with _Mp4Writer(first.shape[1], first.shape[0], fps) as writer:
+        writer.write_rgb(first)
+        for frame in iterator:
+            writer.write_rgb(np.asarray(frame))
+        return writer.finish()
 
 
 def replay_video(
@@ -538,13 +672,19 @@ def replay_video(
     actions: Any = None,
     p_right: Any = None,
     nudges: Any = None,
-    fps: int = 50,
+    fps: float = 50,
     width: int = 480,
     height: int = 320,
 ) -> bytes:
-    """Render an episode and encode it as MP4 bytes (T frames, T / fps seconds).
+    """Render an episode and encode it as MP4 bytes: T frames, T / fps seconds.
 
-    Frames go to the encoder as they are drawn (never all held in memory), and x264
-    works on them in its own threads while Python draws the next one.
+    Same pictures as ``render_frames`` (arguments as there), but each frame goes to the
+    encoder as soon as it is drawn, so the episode is never held in memory as pixels.
     """
-    return encode_mp4(_iter_frames(states, actions, p_right, nudges, width, height), fps=fps)
+    _check_size(width, height)
+    surface = _pygame().Surface((width, height))
+    with _Mp4Writer(width, height, fps) as writer:
+        for frame_args in _episode(states, actions, p_right, nudges):
+            _draw(surface, *frame_args)
+            writer.write_surface(surface)
+        return writer.finish()

@@ -1,0 +1,93 @@
+"""Cold start: ``streamlit run`` to the Home page fully drawn in Chromium, median of runs.
+
+"Fully drawn" = the script run has finished, KaTeX has rendered the equation, and the
+replay <video> has loaded its metadata (so the agent is on screen). Each run starts a new
+server (nothing cached) and a new browser context. Also reports the import time of the app's
+Python modules in a fresh interpreter.
+
+    python benchmarks/bench_cold_start.py [--runs 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from conftest import CHROMIUM, start_server, wait_for_app  # noqa: E402
+
+
+def import_seconds(repeats: int = 3) -> float:
+    """Median wall time of a fresh interpreter importing streamlit, altair and pg's app modules."""
+    code = "import streamlit, altair, pg, pg.charts.policy, pg.render, pg.theory"
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def one_cold_start(browser) -> dict:
+    start = time.perf_counter()
+    proc, url = start_server()
+    healthy = time.perf_counter() - start
+    try:
+        ctx = browser.new_context(viewport={"width": 1366, "height": 860})
+        page = ctx.new_page()
+        page.goto(url)
+        wait_for_app(page, timeout=60_000)
+        page.locator(".katex").first.wait_for(timeout=60_000)
+        page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 1 && v.duration > 0; }",
+                               timeout=60_000)
+        drawn = time.perf_counter() - start
+        ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return {"healthy_s": healthy, "home_drawn_s": drawn}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 runs")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    runs = 2 if args.quick else args.runs
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        one_cold_start(browser)  # warm the OS file cache: the first start reads every .py from disk
+        results = [one_cold_start(browser) for _ in range(runs)]
+        browser.close()
+    drawn = [r["home_drawn_s"] for r in results]
+    report = {
+        "runs": results,
+        "median_home_drawn_s": statistics.median(drawn),
+        "min_home_drawn_s": min(drawn),
+        "max_home_drawn_s": max(drawn),
+        "median_healthy_s": statistics.median(r["healthy_s"] for r in results),
+        "import_s": import_seconds(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"Cold start, {runs} runs: streamlit run -> Home drawn (equation + replay video loaded)")
+        print(f"  median {report['median_home_drawn_s']:.2f} s (min {report['min_home_drawn_s']:.2f}, "
+              f"max {report['max_home_drawn_s']:.2f}); server healthy after {report['median_healthy_s']:.2f} s")
+        print(f"  import streamlit + altair + pg app modules in a fresh interpreter: {report['import_s']:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

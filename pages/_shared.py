@@ -1,0 +1,75 @@
+"""Streamlit glue shared by the pages (not a page itself): cached loads and the current run.
+
+Pages import from here; it imports pg, never a page.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from pg.checkpoint import Run, load_run
+from pg.episode import Episode, run_episode, visited_states
+from pg.policies import SoftmaxPolicy, policy_from_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_run() -> Run:
+    """The pre-trained policy that ships with the app (loaded once per server)."""
+    return load_run(SHIPPED_POLICY)
+
+
+def current_run() -> tuple[Run, str]:
+    """The run the pages show: the visitor's own training run if there is one, else the
+    shipped pre-trained policy. Returns (run, a phrase naming it)."""
+    run = st.session_state.get("run")
+    if run is not None:
+        return run, "your training run"
+    return shipped_run(), "the pre-trained policy shipped with the app"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _replay(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> tuple[Episode, bytes]:
+    from pg.render import replay_video
+
+    policy = policy_from_spec(json.loads(spec_json), params)
+    episode = run_episode(policy, **json.loads(episode_kwargs_json))
+    video = replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges)
+    return episode, video
+
+
+def replay(policy, **episode_kwargs) -> tuple[Episode, bytes]:
+    """One recorded episode of ``policy`` and its MP4, cached across reruns and sessions."""
+    return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
+
+
+def checkpoints(run: Run) -> list[tuple[int, SoftmaxPolicy]]:
+    """[(iteration, policy)] from the earliest saved snapshot to the final policy.
+
+    The final policy is always the last entry (appended if the snapshots stop short of it);
+    a run saved without snapshots gives just [(last iteration, final policy)].
+    """
+    snapshots = sorted(run.snapshots, key=lambda item: item[0])
+    if snapshots and np.array_equal(snapshots[-1][1].params, run.policy.params):
+        return snapshots
+    iterations = run.history.get("iteration")
+    last = int(np.nanmax(iterations)) if iterations is not None and len(iterations) else None
+    if last is None or (snapshots and last <= snapshots[-1][0]):
+        last = snapshots[-1][0] + 1 if snapshots else 0
+    return [*snapshots, (last, run.policy)]
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _visited(spec_json: str, params: np.ndarray, episodes: int, seed: int) -> np.ndarray:
+    return visited_states(policy_from_spec(json.loads(spec_json), params), episodes=episodes, seed=seed)
+
+
+def visited(policy, episodes: int = 8, seed: int = 0) -> np.ndarray:
+    """(M, 4) the states of ``episodes`` greedy episodes of ``policy``, cached."""
+    return _visited(json.dumps(policy.spec), policy.params, episodes, seed)

@@ -1,0 +1,51 @@
+"""Home: a trained agent balancing, policy gradients in three sentences, the one equation,
+and the map of the pages."""
+
+import streamlit as st
+
+from pages._shared import replay, shipped_run
+
+run = shipped_run()
+episode, video = replay(run.policy, seed=0)
+
+st.title("Policy Gradients, Visually")
+left, right = st.columns([1.15, 1], gap="large")
+with left:
+    st.markdown(
+        "**A policy gradient method learns by trial and error, directly in the space of behaviours.** "
+        "The agent acts with a stochastic policy $\\pi_\\theta(a \\mid s)$, a probability for every action "
+        "in every state, and plays whole episodes. Then it nudges $\\theta$ so that actions followed by "
+        "more reward than usual become more likely and the others less likely, and plays again."
+    )
+    st.markdown("REINFORCE, the simplest such method, is one line of mathematics:")
+    st.latex(
+        r"\theta \leftarrow \theta + \alpha \, \frac{1}{N} \sum_{n=1}^{N} \sum_{t=0}^{T_n - 1}"
+        r"\nabla_\theta \log \pi_\theta(a_t \mid s_t)\,\big(G_t - b(s_t)\big)"
+    )
+    st.caption(
+        "α: learning rate · N: episodes per update · G_t: reward-to-go (the reward still to come "
+        "after step t) · b(s_t): a baseline, what the agent expected · ∇ log π: which way to move θ "
+        "to make a_t more likely."
+    )
+with right:
+    st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True)
+    cfg = run.config or {}
+    st.caption(
+        f"The shipped agent (a {run.policy.kind} softmax policy, {run.policy.params.size} numbers) "
+        f"balancing for {episode.length} of {cfg.get('max_episode_steps', 500)} steps, greedy. "
+        f"It learned this in {len(run.history.get('iteration', [])) or '?'} updates of REINFORCE."
+    )
+
+st.subheader("Explore")
+LINKS = [
+    ("pages/theorem.py", "The gradient theorem", ":material/functions:",
+     "The derivation, step by step, each step checked numerically on problems solved exactly."),
+    ("pages/heatmap.py", "Policy heatmap", ":material/grid_on:",
+     "What the agent does in every state, and how that picture forms during training."),
+    ("pages/replay.py", "Replay", ":material/movie:",
+     "Untrained against trained, side by side; flick the pole and watch the policy recover."),
+]
+for column, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
+    with column.container(border=True):
+        st.page_link(path, label=f"**{label}**", icon=icon)
+        st.caption(blurb)

@@ -1,0 +1,147 @@
+"""Fixtures for browser tests: a real ``streamlit run`` server and Debian's Chromium driven by
+Playwright (never ``playwright install``: the browser is /usr/bin/chromium).
+
+Screenshots go to artifacts/screens/ (git-ignored); look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SCREENS = ROOT / "artifacts" / "screens"
+LAPTOP = {"width": 1366, "height": 860}
+PROJECTOR = {"width": 1920, "height": 1080}
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(extra_env: dict | None = None):
+    """Start ``streamlit run`` on a free loopback port; returns (process, url)."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+         "--client.toolbarMode", "minimal"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read()}")
+        try:
+            if urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+@pytest.fixture(scope="session")
+def server():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    proc, url = start_server()
+    yield {"url": url, "proc": proc}
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                  "--autoplay-policy=no-user-gesture-required",
+                  "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+def _new_page(browser, viewport):
+    ctx = browser.new_context(viewport=viewport, accept_downloads=True)
+    page = ctx.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    return ctx, page
+
+
+@pytest.fixture
+def page(browser):
+    ctx, pg = _new_page(browser, LAPTOP)
+    yield pg
+    ctx.close()
+
+
+@pytest.fixture
+def projector_page(browser):
+    ctx, pg = _new_page(browser, PROJECTOR)
+    yield pg
+    ctx.close()
+
+
+def wait_for_app(page, timeout: float = 30_000) -> None:
+    """Wait until the script run has finished (status widget gone, main area drawn)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+            && !document.querySelector('[data-testid="stAppSkeleton"]')
+            && document.querySelector('[data-testid="stMain"]')""",
+        timeout=timeout,
+    )
+
+
+def assert_clean(page) -> None:
+    """No Streamlit exception box and no JavaScript console error."""
+    assert page.locator('[data-testid="stException"]').count() == 0, "a Streamlit exception is shown"
+    assert not page.console_errors, f"console errors: {page.console_errors}"
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    path = SCREENS / f"{name}-{size['width']}x{size['height']}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def full_screenshot(page, name: str) -> Path:
+    """Streamlit scrolls inside stMain, so a full_page screenshot shows one screen: grow the
+    viewport to the content's height, take it, then restore the viewport."""
+    size = page.viewport_size
+    height = page.evaluate("""() => document.querySelector('[data-testid="stMain"]').scrollHeight""")
+    page.set_viewport_size({"width": size["width"], "height": int(height) + 40})
+    page.wait_for_timeout(1500)  # let the container-width charts re-layout
+    wait_for_app(page)
+    path = screenshot(page, f"{name}-full")
+    page.set_viewport_size(size)
+    return path

