@@ -21,10 +21,8 @@ import types
 import typing
 from dataclasses import MISSING, fields
 
-import numpy as np
-
 from pg.checkpoint import CheckpointError, load_run, save_policy
-from pg.history import HISTORY_FIELDS, history_row
+from pg.history import RunRecorder
 from pg.reinforce import TrainConfig, TrainingDiverged, evaluate, initial_policy, train
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # failed: diverged, or cannot write
@@ -146,65 +144,13 @@ def add_train_config_options(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------------------------
-class SnapshotKeeper:
-    """At most ``limit`` evenly spaced parameter snapshots of a run whose length is not known
-    in advance, always the first and the last update. During the run it keeps the first and
-    every ``stride``-th update, doubling the stride whenever more than ``2 * limit`` are held
-    (so memory stays bounded); ``snapshots()`` then picks ``limit`` of them evenly."""
-
-    def __init__(self, limit: int):
-        self.limit, self.stride = limit, 1
-        self.first: int | None = None
-        self.kept: dict[int, np.ndarray] = {}
-        self.last: tuple[int, np.ndarray] | None = None
-
-    def add(self, iteration: int, params: np.ndarray) -> None:
-        if self.limit <= 0:
-            return
-        self.last = (iteration, params)
-        if self.first is None:
-            self.first = iteration
-        if iteration == self.first or iteration % self.stride == 0:
-            self.kept[iteration] = params
-        while len(self.kept) > 2 * self.limit:
-            self.stride *= 2
-            self.kept = {i: p for i, p in self.kept.items() if i == self.first or i % self.stride == 0}
-
-    def snapshots(self) -> list[tuple[int, np.ndarray]]:
-        kept = dict(self.kept)
-        if self.last is not None:
-            kept[self.last[0]] = self.last[1]
-        items = sorted(kept.items())
-        if len(items) > self.limit:
-            chosen = np.round(np.linspace(0, len(items) - 1, self.limit)).astype(int)
-            items = [items[i] for i in chosen]
-        return items
-
-
-class RunRecorder:
-    """History rows and snapshots of a run, gathered update by update (Updates are not kept:
-    each holds a copy of the policy)."""
-
-    def __init__(self, max_snapshots: int):
-        self.rows: list[dict[str, float]] = []
-        self.episodes = 0
-        self.keeper = SnapshotKeeper(max_snapshots)
-
-    def add(self, update) -> None:
-        self.episodes += len(update.episode_returns)
-        self.rows.append(history_row(update, self.episodes))
-        self.keeper.add(update.iteration, update.policy.params.copy())
-
-    def history(self) -> dict[str, np.ndarray]:
-        return {name: np.array([row[name] for row in self.rows], dtype=np.float64) for name in HISTORY_FIELDS}
-
-    def save(self, path: str, policy, cfg: TrainConfig) -> str:
-        snapshots = self.keeper.snapshots()
-        save_policy(path, policy, config=cfg, history=self.history(), snapshots=snapshots)
-        return (
-            f"wrote {path}: {policy.kind} policy with {policy.params.size} parameters, "
-            f"{len(self.rows)} history rows, {len(snapshots)} snapshots"
-        )
+def save_recording(recorder: RunRecorder, path: str, policy, cfg: TrainConfig) -> str:
+    snapshots = recorder.keeper.snapshots()
+    save_policy(path, policy, config=cfg, history=recorder.history(), snapshots=snapshots)
+    return (
+        f"wrote {path}: {policy.kind} policy with {policy.params.size} parameters, "
+        f"{recorder.n} history rows, {len(snapshots)} snapshots"
+    )
 
 
 def progress_line(update, solve_return: float) -> str:
@@ -282,7 +228,7 @@ def run_train(args, parser) -> int:
 
     print(final_line(last, cfg, first_solved))
     try:
-        print(recorder.save(args.out, last.policy, cfg))
+        print(save_recording(recorder, args.out, last.policy, cfg))
     except OSError as error:
         print(f"{parser.prog}: error: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return EXIT_FAILED
@@ -292,7 +238,7 @@ def run_train(args, parser) -> int:
 def _save_after_failure(recorder, out, policy, policy_name, cfg, message, status) -> int:
     """One line on stderr: what went wrong, and where the policy went."""
     try:
-        recorder.save(out, policy, cfg)
+        save_recording(recorder, out, policy, cfg)
         print(f"{message}; saved {policy_name} to {out}", file=sys.stderr)
     except OSError as error:
         print(f"{message}; could not save {policy_name} to {out}: {error.strerror or error}", file=sys.stderr)

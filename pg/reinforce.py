@@ -201,7 +201,7 @@ class Update:
     policy: SoftmaxPolicy
     """a copy of the policy after this step"""
     wall_time: float
-    """seconds since train() started"""
+    """seconds train() has spent computing so far (time paused at a yield does not count)"""
     env_steps: int
     """cumulative training environment steps"""
     eval_return: float | None = None
@@ -304,7 +304,8 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
 
     Raises TrainingDiverged (with the last finite policy) instead of producing NaN.
     """
-    start = time.perf_counter()
+    clock = time.perf_counter()  # the clock stops while the caller holds an Update
+    elapsed = 0.0
     _, env_seed, action_seed, eval_seed = _seeds(cfg)
     policy = initial_policy(cfg) if policy is None else policy.copy()
     roller = Roller(CartPole(cfg.batch_episodes, cfg.max_episode_steps), seed=env_seed)
@@ -355,7 +356,8 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
                 update.solved = update.eval_return >= cfg.solve_return
             else:
                 update.eval_upper_bound = upper
-        update.wall_time = time.perf_counter() - start
+        elapsed += time.perf_counter() - clock
+        update.wall_time = elapsed
         if update.solved and cfg.stop_on_solve:
             update.stop_reason = "solved"
         elif iteration == cfg.max_updates:
@@ -365,5 +367,6 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
         elif update.wall_time >= cfg.max_seconds:
             update.stop_reason = "max_seconds"
         yield update
+        clock = time.perf_counter()
         if update.stop_reason:
             return

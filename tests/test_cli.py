@@ -17,7 +17,7 @@ import pytest
 import pg
 from pg import cli
 from pg.checkpoint import load_run
-from pg.history import HISTORY_FIELDS
+from pg.history import HISTORY_FIELDS, SnapshotKeeper
 from pg.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def test_snapshots_are_thinned_to_the_cap(tmp_path):
 
 def test_snapshot_keeper_is_even_bounded_and_keeps_the_ends():
     for n_updates in (1, 2, 199, 200, 201, 1000, 5000):
-        keeper = cli.SnapshotKeeper(200)
+        keeper = SnapshotKeeper(200)
         for iteration in range(1, n_updates + 1):
             keeper.add(iteration, np.array([float(iteration)]))
             assert len(keeper.kept) <= 400
