@@ -18,6 +18,7 @@ st.set_page_config(
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/theorem.py", title="The gradient theorem", icon=":material/functions:"),
+    st.Page("pages/train.py", title="Live training", icon=":material/monitoring:"),
     st.Page("pages/heatmap.py", title="Policy heatmap", icon=":material/grid_on:"),
     st.Page("pages/replay.py", title="Replay", icon=":material/movie:"),
 ]

@@ -3,10 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from pages._shared import checkpoints, current_run, visited
+from pages._shared import checkpoints, current_run, run_through_entry, visited
 from pg.charts.policy import heatmap_chart, weight_decimals, weights_chart
 from pg.envs.cartpole import X_THRESHOLD
 from pg.heatmap import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
+
+run_through_entry()
 
 RESOLUTION = 61  # cells per axis: fine enough for a smooth picture, 3,721 cells to draw
 GREEDY_EPISODES = 8
@@ -54,6 +56,7 @@ x_dot = controls[2].slider(
     key="heatmap_x_dot",
     help="The cart's velocity, also held fixed across the slice.",
 )
+
 overlay = controls[3].toggle("Visited states", value=True, key="heatmap_overlay")
 
 # --- compute --------------------------------------------------------------------------------
@@ -76,11 +79,6 @@ with picture:
         f"Slice at x = {x:.1f} m, cart velocity {x_dot:.1f} m/s. θ > 0: the pole leans right; a pole "
         "leaning or falling right needs a push right to get the cart back under it."
         + (f" Dots: the states of {GREEDY_EPISODES} greedy episodes of this checkpoint (at any x)." if overlay else "")
-        + (
-            f" **This policy is undecided everywhere here** (P between {low:.2f} and {high:.2f}): it pushes at random."
-            if high - low < 0.1
-            else ""
-        )
     )
 with side:
     mean_length = len(states) / GREEDY_EPISODES
@@ -94,6 +92,12 @@ with side:
     if iteration in returns and np.isfinite(returns[iteration]):
         b.metric(
             "Training return", f"{returns[iteration]:.0f}", help="Mean return of the sampled episodes of this update."
+        )
+    if high - low < 0.1:
+        st.info(
+            f"Undecided everywhere on this slice: P(push right) is between {low:.3f} and {high:.3f}, "
+            "so a sampled push is a coin flip. Training has not shaped this policy yet.",
+            icon=":material/casino:",
         )
     if policy.kind == "linear":
         weights = linear_weights(policy)

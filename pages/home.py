@@ -3,7 +3,9 @@ and the map of the pages."""
 
 import streamlit as st
 
-from pages._shared import replay, shipped_run
+from pages._shared import replay, run_through_entry, shipped_run
+
+run_through_entry()
 
 run = shipped_run()
 episode, video = replay(run.policy, seed=0)
@@ -40,6 +42,8 @@ st.subheader("Explore")
 LINKS = [
     ("pages/theorem.py", "The gradient theorem", ":material/functions:",
      "The derivation, step by step, each step checked numerically on problems solved exactly."),
+    ("pages/train.py", "Live training", ":material/monitoring:",
+     "Press Start and watch the returns climb while the policy forms beside the curves."),
     ("pages/heatmap.py", "Policy heatmap", ":material/grid_on:",
      "What the agent does in every state, and how that picture forms during training."),
     ("pages/replay.py", "Replay", ":material/movie:",

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from pages._shared import checkpoints, current_run, replay
+from pages._shared import checkpoints, current_run, replay, run_through_entry
 from pg.charts.policy import traces_chart
 from pg.envs.cartpole import INIT_BOUND
 from pg.episode import MAX_NUDGE
+
+run_through_entry()
 
 STATE_SLIDERS = [
     ("x (m)", "x"),
@@ -100,3 +102,4 @@ st.caption(
     "Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "
     "Orange line: the nudge. The untrained agent is the earliest saved checkpoint of the run."
 )
+

@@ -7,9 +7,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages._shared import run_through_entry
 from pg import derivation
 from pg.charts.theorem import convergence_chart, gradient_components_chart, variance_chart
 from pg.reinforce import reinforce_gradient, surrogate_loss
+
+run_through_entry()
 
 NAMES = {"tiny_cartpole": "Tiny CartPole (3 states, 4 steps)", "bandit": "Three-armed bandit"}
 THETA_TEX = {"tiny_cartpole": [r"$\theta_\text{left}$", r"$\theta_\text{up}$", r"$\theta_\text{right}$"],

@@ -140,6 +140,15 @@ class LiveRun:
         """Seed 0's latest policy (the last good one if it diverged)."""
         return self.seeds[0].policy
 
+    def policy_at(self, iteration: int, i: int = 0):
+        """Seed i's policy after update ``iteration`` (the nearest kept snapshot at or before
+        it, when the run is long enough for snapshots to be thinned)."""
+        seed = self.seeds[i]
+        if iteration >= seed.recorder.n:
+            return seed.policy
+        kept = [(it, p) for it, p in seed.recorder.keeper.snapshots() if it <= iteration]
+        return seed.policy.with_params(kept[-1][1])
+
     @property
     def error(self) -> str | None:
         errors = [s.error for s in self.seeds if s.error]
@@ -215,3 +224,25 @@ def _fmt(value: float) -> str:
     if np.isnan(value):
         return ""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def status_message(live: LiveRun) -> tuple[str, str] | None:
+    """The banner over the live charts: ("error" | "success" | "warning", text) or None while
+    nothing has happened yet. Diverged beats solved beats out of budget."""
+    if live.error:
+        return ("error", f"{live.error}. The run stopped and kept the last policy whose numbers were finite; "
+                "try a smaller learning rate, advantage normalisation or gradient clipping.")
+    solved = [s for s in live.seeds if s.solved is not None]
+    if len(live.seeds) == 1 and solved:
+        s, cfg = solved[0].solved, live.cfg
+        return ("success", f"Solved at update {s.iteration}: greedy mean return {s.eval_return:.1f} over "
+                f"{cfg.eval_episodes} episodes ≥ {cfg.solve_return:g}, after {s.wall_time:.2f} s of training, "
+                f"{s.episodes:,} episodes and {s.env_steps:,} env steps.")
+    if solved:
+        return ("success", f"{len(solved)} of {len(live.seeds)} seeds solved: " + "; ".join(
+            f"seed {r.cfg.seed} at update {r.solved.iteration} ({r.solved.wall_time:.2f} s, "
+            f"{r.solved.env_steps:,} env steps)" for r in solved))
+    if live.finished:
+        reason = live.seeds[0].stop_reason or "its budget"
+        return ("warning", f"Not solved: stopped by {reason.replace('_', ' ')} at update {live.n}.")
+    return None

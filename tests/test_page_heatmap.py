@@ -158,3 +158,13 @@ def test_a_run_without_snapshots_shows_its_final_policy():
     assert not at.exception
     assert at.select_slider(key="heatmap_checkpoint").options == ["0"]
     np.testing.assert_allclose(shown_weights(at), linear_weights(policy)["weight"])
+
+
+def test_an_untrained_checkpoint_is_called_undecided(shipped):
+    at = open_page("heatmap")
+    assert not at.info
+    first_iteration, first_policy = shipped.snapshots[0]
+    at.select_slider(key="heatmap_checkpoint").set_value(first_iteration).run()
+    p_right = heatmap_cells(at)["p_right"]
+    # the shipped run starts near-uniform (weights ~ N(0, 0.01^2)): P within 0.5 +- 0.05 everywhere
+    assert ("Undecided everywhere" in texts(at)) == (p_right.max() - p_right.min() < 0.1)

@@ -23,6 +23,7 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     assert links == {
         "theorem": "**The gradient theorem**",
+        "train": "**Live training**",
         "heatmap": "**Policy heatmap**",
         "replay": "**Replay**",
     }

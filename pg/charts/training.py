@@ -3,8 +3,8 @@
 The chart *specs* use named data sources (``alt.NamedData``) and are built once per layout;
 each redraw only supplies fresh, downsampled ``datasets`` (``training_datasets``). Vega then
 updates the data in place instead of re-embedding the chart, and no Altair validation runs
-per redraw. ``training_chart`` returns the Altair chart (tested on its encodings);
-``live_spec`` is its Vega-Lite dict, cached by the page.
+per redraw. ``panel_chart`` returns each panel's Altair chart (tested on its encodings);
+``live_specs`` are their Vega-Lite dicts, cached by the page.
 
 Datasets (all NaN-free, columns as NumPy arrays):
 
@@ -23,7 +23,6 @@ bars         value, label              the solve bars (475 for v1, 195 for v0)
 from __future__ import annotations
 
 import altair as alt
-import numpy as np
 import pandas as pd
 
 from pg.charts.style import INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, finite_rows, styled
@@ -37,6 +36,7 @@ DIAGNOSTICS = [
 ]
 BAND_FIELDS = ["ma_return", "eval_return"] + [f for f, _ in DIAGNOSTICS]
 V0_BAR, V1_BAR = 195.0, 475.0
+UPDATE_X = alt.X("iteration:Q", title="update", axis=alt.Axis(format="d", tickMinStep=1))
 
 
 def _bars(max_steps: int) -> alt.Chart:
@@ -49,7 +49,7 @@ def _returns_panel(multi_seed: bool, max_steps: int, width, height: int):
     y = alt.Y("return:Q", title=RETURN_TITLE, scale=alt.Scale(domain=[0, max_steps]))
     if multi_seed:
         base = alt.Chart(alt.NamedData("band")).transform_filter(alt.datum.field == "ma_return")
-        x = alt.X("iteration:Q", title="update")
+        x = UPDATE_X
         band = base.mark_area(opacity=0.25, color=PUSH_RIGHT).encode(
             x=x, y=alt.Y("low:Q", title="return, moving average of 100 episodes", scale=alt.Scale(domain=[0, max_steps])),
             y2="high:Q",
@@ -70,7 +70,7 @@ def _returns_panel(multi_seed: bool, max_steps: int, width, height: int):
 
 def _eval_panel(multi_seed: bool, max_steps: int, width, height: int):
     scale = alt.Scale(domain=[0, max_steps])
-    x = alt.X("iteration:Q", title="update")
+    x = UPDATE_X
     if multi_seed:
         base = alt.Chart(alt.NamedData("band")).transform_filter(alt.datum.field == "eval_return")
         panel = base.mark_area(opacity=0.25, color=INK).encode(
@@ -86,43 +86,60 @@ def _eval_panel(multi_seed: bool, max_steps: int, width, height: int):
 
 
 def _diagnostic_panel(field: str, title: str, multi_seed: bool, color: str, width, height: int):
-    x = alt.X("iteration:Q", title="update")
+    x = UPDATE_X
     if multi_seed:
         base = alt.Chart(alt.NamedData("band")).transform_filter(alt.datum.field == field)
         chart = base.mark_area(opacity=0.25, color=color).encode(
-            x=x, y=alt.Y("low:Q", title=title, scale=alt.Scale(zero=False)), y2="high:Q"
+            x=x, y=alt.Y("low:Q", title=None, scale=alt.Scale(zero=False)), y2="high:Q"
         ) + base.mark_line(color=color).encode(x=x, y="median:Q")
     else:
-        chart = alt.Chart(alt.NamedData("history")).mark_line(color=color).encode(
-            x=x, y=alt.Y(f"{field}:Q", title=title, scale=alt.Scale(zero=False))
+        chart = alt.Chart(alt.NamedData("history")).mark_line(color=color, strokeWidth=2).encode(
+            x=x, y=alt.Y(f"{field}:Q", title=None, scale=alt.Scale(zero=False))
         )
     return chart.properties(width=width, height=height)
 
 
-def training_chart(multi_seed: bool = False, max_steps: int = 500, large: bool = False):
-    """The whole live dashboard as one chart: returns and greedy evaluation on top, four
-    diagnostics below. Data comes from the named datasets of ``training_datasets``."""
-    top_height, small_height = (300, 150) if large else (240, 120)
+PANELS = ("returns", "eval", *[f for f, _ in DIAGNOSTICS])
+
+
+def panel_chart(panel: str, multi_seed: bool = False, max_steps: int = 500, large: bool = False):
+    """One panel of the dashboard ("returns", "eval" or a DIAGNOSTICS field) on named data."""
     width = "container"
-    top = alt.hconcat(
-        _returns_panel(multi_seed, max_steps, width, top_height),
-        _eval_panel(multi_seed, max_steps, width, top_height),
-    )
-    colors = [SERIES[2], SERIES[3], SERIES[4], SERIES[5]]
-    bottom = alt.hconcat(
-        *[
-            _diagnostic_panel(field, title, multi_seed, color, width, small_height)
-            for (field, title), color in zip(DIAGNOSTICS, colors)
-        ]
-    )
-    return styled(alt.vconcat(top, bottom, spacing=18).resolve_scale(color="independent"), large=large)
+    height = (300 if large else 250) if panel in ("returns", "eval") else (190 if large else 150)
+    if panel == "returns":
+        chart = _returns_panel(multi_seed, max_steps, width, height)
+    elif panel == "eval":
+        chart = _eval_panel(multi_seed, max_steps, width, height)
+    else:
+        title, color = dict(DIAGNOSTICS)[panel], SERIES[2 + [f for f, _ in DIAGNOSTICS].index(panel)]
+        chart = _diagnostic_panel(panel, title, multi_seed, color, width, height).properties(title=title)
+    # fit the width to the column, keep the height: the plot area stays `height` pixels tall
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
 
 
-def live_spec(multi_seed: bool = False, max_steps: int = 500, large: bool = False) -> dict:
-    """The Vega-Lite dict of ``training_chart``: build once, reuse for every redraw."""
-    spec = training_chart(multi_seed, max_steps, large).to_dict()
-    spec.pop("datasets", None)
-    return spec
+def live_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = False) -> dict[str, dict]:
+    """Every panel's Vega-Lite dict: build once, reuse for every redraw."""
+    specs = {}
+    for panel in PANELS:
+        spec = panel_chart(panel, multi_seed, max_steps, large).to_dict()
+        spec.pop("datasets", None)
+        specs[panel] = spec
+    return specs
+
+
+def used_datasets(spec: dict) -> set[str]:
+    """The names of the named data sources a spec reads."""
+    found, stack = set(), [spec]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and "name" in data:
+                found.add(data["name"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def training_datasets(live, upto: int | None = None, max_points: int = 400) -> dict[str, pd.DataFrame]:
@@ -150,23 +167,51 @@ def training_datasets(live, upto: int | None = None, max_points: int = 400) -> d
 
 
 def with_datasets(spec: dict, datasets: dict) -> dict:
-    """A shallow copy of ``spec`` carrying ``datasets`` (what st.vega_lite_chart takes)."""
-    return {**spec, "datasets": datasets}
+    """A shallow copy of ``spec`` carrying the ``datasets`` it reads (what st.vega_lite_chart
+    takes): each chart is sent only its own data."""
+    return {**spec, "datasets": {name: datasets[name] for name in used_datasets(spec) if name in datasets}}
 
 
-def solved_summary(live) -> list[dict]:
-    """One row per seed for the banner/table: solved when, and the budget or reason if not."""
-    rows = []
-    for seed in live.seeds:
-        row = {"seed": seed.cfg.seed, "updates": seed.recorder.n, "status": seed.stop_reason or "running"}
-        if seed.solved is not None:
-            s = seed.solved
-            row.update(solved_update=s.iteration, seconds=round(s.wall_time, 3), episodes=s.episodes,
-                       env_steps=s.env_steps, greedy_return=round(s.eval_return, 1))
-        rows.append(row)
-    return rows
+# ---------------------------------------------------------------------------------------------
+# The small live heatmap: the same picture as the Policy heatmap page, on named data
+# ---------------------------------------------------------------------------------------------
+LIVE_THETA_DOT = (-1.5, 1.5)  # rad/s: fixed while training, so the picture does not jump
 
 
-def episodes_domain(live) -> list[float]:
-    n = max(1, int(np.max([s.recorder.episodes for s in live.seeds])))
-    return [0.0, float(n)]
+def live_heatmap_chart(large: bool = False, height: int = 300):
+    """P(push right) over (theta, theta_dot) at x = x_dot = 0, from datasets "grid" and
+    "boundary" (columns of pg.heatmap.policy_grid / decision_boundary)."""
+    from pg.charts.policy import P_RIGHT_SCALE, THETA_DOT_TITLE, THETA_TITLE
+
+    x_scale = alt.Scale(domain=[-12, 12], nice=False, zero=False)
+    y_scale = alt.Scale(domain=list(LIVE_THETA_DOT), nice=False, zero=False)
+    cells = alt.Chart(alt.NamedData("grid")).mark_rect().encode(
+        x=alt.X("theta_lo:Q", title=THETA_TITLE, scale=x_scale, axis=alt.Axis(values=list(range(-12, 13, 6)))),
+        x2="theta_hi:Q",
+        y=alt.Y("theta_dot_lo:Q", title=THETA_DOT_TITLE, scale=y_scale),
+        y2="theta_dot_hi:Q",
+        color=alt.Color("p_right:Q", scale=P_RIGHT_SCALE, legend=alt.Legend(title="P(push right)", values=[0, 0.5, 1])),
+    )
+    line = alt.Chart(alt.NamedData("boundary")).mark_line(color="#000000", strokeWidth=3, clip=True).encode(
+        x=alt.X("theta:Q", scale=x_scale), y=alt.Y("theta_dot:Q", scale=y_scale), detail="segment:N", order="order:Q"
+    )
+    chart = (cells + line).properties(height=height, width="container", title="The policy now: P(push right)")
+    return styled(chart, large=large)
+
+
+def live_heatmap_spec(large: bool = False) -> dict:
+    spec = live_heatmap_chart(large).to_dict()
+    spec.pop("datasets", None)
+    return spec
+
+
+def live_heatmap_datasets(policy, resolution: int = 31) -> dict[str, pd.DataFrame]:
+    from pg.heatmap import decision_boundary, policy_grid
+
+    box = {"theta_dot_range": LIVE_THETA_DOT, "resolution": resolution}
+    grid = policy_grid(policy, **box)
+    boundary = decision_boundary(policy, **box)
+    return {
+        "grid": pd.DataFrame({k: grid[k] for k in ("theta_lo", "theta_hi", "theta_dot_lo", "theta_dot_hi", "p_right")}),
+        "boundary": pd.DataFrame(finite_rows({k: boundary[k] for k in ("theta", "theta_dot", "segment", "order")})),
+    }

@@ -198,14 +198,9 @@ def test_replay_at_projector_size(server, projector_page):
     screenshots(projector_page, "replay")
 
 
-@pytest.mark.xfail(
-    reason="a folder named pages/ beside the entry makes Streamlit start in its old 'pages "
-    "directory' mode: until a session has run streamlit_app.py, /heatmap runs pages/heatmap.py "
-    "alone (no set_page_config, a sidebar listing every file, _shared included). Renaming the "
-    "folder (e.g. app_pages/) fixes it.",
-    strict=False,
-)
 def test_a_deep_link_on_a_fresh_server_runs_the_entry(browser):
+    """A folder named pages/ makes Streamlit start in its legacy pages-directory mode; the
+    pages' run_through_entry() must still route a first visitor's /heatmap through the entry."""
     proc, url = start_server()
     ctx = browser.new_context(viewport=LAPTOP)
     try:

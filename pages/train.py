@@ -1,0 +1,171 @@
+"""Live training: press Start and watch REINFORCE learn, the policy forming beside the curves."""
+
+import time
+
+import streamlit as st
+
+from pages._shared import run_through_entry
+from pg.charts.training import (
+    live_heatmap_datasets,
+    live_heatmap_spec,
+    live_specs,
+    training_datasets,
+    with_datasets,
+)
+from pg.live import MAX_SEEDS, LiveRun, status_message
+from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
+
+run_through_entry()
+
+TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
+SPEEDS = ("As fast as possible", "Human pace", "One step at a time")
+ss = st.session_state
+
+
+@st.cache_resource(show_spinner=False)
+def specs(multi_seed: bool, max_steps: int) -> dict[str, dict]:
+    """Chart specs are built (and validated) once per layout; redraws only send data."""
+    return {**live_specs(multi_seed, max_steps), "heatmap": live_heatmap_spec()}
+
+
+def apply_preset():
+    for name, value in form_values(preset_config(ss.train_preset)).items():
+        ss[f"train_{name}"] = value
+
+
+def widget(name, kind, label, options):
+    key = f"train_{name}"
+    if kind == "choice":
+        return st.selectbox(label, options, key=key)
+    if kind == "bool":
+        return st.toggle(label, key=key)
+    if kind == "text":
+        return st.text_input(label, key=key)
+    low, high, step = options
+    if kind == "int":
+        return st.number_input(label, int(low), int(high), step=int(step), key=key)
+    return st.number_input(label, float(low), float(high), step=float(step), format="%.4g", key=key)
+
+
+if "train_policy" not in ss:  # first visit: the default preset's values
+    ss.train_preset = "fastest"
+    apply_preset()
+
+st.title("Live training")
+with st.sidebar:
+    st.selectbox("Preset", list(PRESETS), key="train_preset", on_change=apply_preset)
+    st.caption(PRESETS[ss.train_preset]["description"])
+    values = {name: widget(name, kind, label, opts) for name, kind, label, opts in FORM_MAIN}
+    n_seeds = st.slider("Seeds trained side by side", 1, MAX_SEEDS, key="train_n_seeds")
+    with st.expander("Evaluation, budgets and more"):
+        values |= {name: widget(name, kind, label, opts) for name, kind, label, opts in FORM_ADVANCED}
+    speed = st.radio("Speed", SPEEDS, key="train_speed")
+    pace = st.slider("Human pace: updates per second", 1, 30, 4, key="train_pace", disabled=speed != SPEEDS[1])
+
+try:
+    cfg = config_from_form(values)
+except ValueError as error:
+    cfg = None
+    st.error(f"Cannot train with these settings: {error}.")
+
+
+def new_run():
+    ss.live, ss.shown, ss.run = LiveRun(cfg, n_seeds), 0, None
+
+
+def start():
+    if ss.get("live") is None or ss.live.finished or ss.live.cfg != cfg or len(ss.live.seeds) != n_seeds:
+        new_run()
+    ss.running = speed != SPEEDS[2]
+
+
+def stop():
+    ss.running = False
+    if ss.get("live") is not None:
+        ss.run = ss.live.to_run()  # Heatmap and Replay now show this run
+
+
+def step():
+    if ss.get("live") is None or ss.live.cfg != cfg or len(ss.live.seeds) != n_seeds:
+        new_run()
+    ss.running = False
+    if ss.shown >= ss.live.n:
+        ss.live.step()
+    ss.shown = min(ss.shown + 1, ss.live.n)
+    ss.run = ss.live.to_run()
+
+
+def reset():
+    for key in ("live", "run", "running", "shown"):
+        ss.pop(key, None)
+
+
+ss.setdefault("running", False)
+buttons = st.columns(4)
+buttons[0].button("Start", on_click=start, disabled=cfg is None or ss.running, type="primary", key="train_start",
+                  icon=":material/play_arrow:", width="stretch")
+buttons[1].button("Stop", on_click=stop, disabled=not ss.running, key="train_stop", icon=":material/stop:",
+                  width="stretch")
+buttons[2].button("Step", on_click=step, disabled=cfg is None or ss.running, key="train_step",
+                  icon=":material/skip_next:", width="stretch")
+buttons[3].button("Reset", on_click=reset, key="train_reset", icon=":material/restart_alt:", width="stretch")
+
+
+@st.fragment
+def dashboard():
+    live = ss.get("live")
+    if live is None:
+        st.info("Press **Start** to train with these settings, or **Step** for one update at a time. The curves "
+                "and the policy on the right redraw several times a second while REINFORCE learns.")
+        return
+    banner, progress = st.empty(), st.empty()
+    spec = specs(len(live.seeds) > 1, live.cfg.max_episode_steps)
+    rows = [st.columns([2, 1]), st.columns([1, 1]), st.columns(3)]
+    layout = ["returns", "heatmap", "eval", "mean_length", "grad_norm", "entropy", "baseline_value"]
+    slots = dict(zip(layout, (column.empty() for row in rows for column in row)))
+
+    def draw():
+        upto = ss.shown if speed != SPEEDS[0] else None
+        data = training_datasets(live, upto)
+        policy = live.policy if upto is None else live.policy_at(upto)
+        data |= live_heatmap_datasets(policy)
+        for name, slot in slots.items():
+            slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
+        shown = live.n if upto is None else upto
+        progress.caption(f"update {shown} · {live.compute_seconds:.2f} s of training · "
+                         f"{int(sum(s.recorder.columns.column('env_steps')[-1:].sum() for s in live.seeds)):,} env steps")
+        show_banner(banner, live)
+
+    draw()
+    last = time.perf_counter()
+    while ss.running and not (live.finished and ss.shown >= live.n):
+        if speed == SPEEDS[0]:
+            live.advance(TICK)
+            ss.shown = live.n
+        else:  # human pace: show `pace` updates a second, computing only just ahead
+            time.sleep(max(0.0, TICK - (time.perf_counter() - last)))
+            now = time.perf_counter()
+            target = ss.shown + max(1, round(pace * (now - last)))
+            last = now
+            if live.n < target:
+                live.advance(TICK, max_updates=target - live.n)
+            ss.shown = min(target, live.n)
+        draw()
+    if ss.running:  # finished: redraw the whole page (buttons, downloads)
+        stop()
+        st.rerun()
+
+
+def show_banner(slot, live):
+    message = status_message(live)
+    if message is not None:
+        getattr(slot, message[0])(message[1])
+
+
+dashboard()
+if ss.get("live") is not None and not ss.running and ss.live.n:
+    d1, d2, _ = st.columns([1, 1, 2])
+    d1.download_button("Policy (.npz)", ss.live.policy_file(), "policy.npz", key="train_download_policy",
+                       icon=":material/download:", width="stretch")
+    d2.download_button("History (CSV)", ss.live.history_csv(), "history.csv", key="train_download_history",
+                       icon=":material/table:", width="stretch")
