@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pg.checkpoint import Run, load_run
+from pg.checkpoint import CheckpointError, Run, load_run
 from pg.episode import Episode, run_episode, visited_states
+from pg.live import RunRegistry
 from pg.policies import SoftmaxPolicy, policy_from_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +46,10 @@ def shipped_run() -> Run:
 def current_run() -> tuple[Run, str]:
     """The run the pages show: the visitor's own training run if there is one, else the
     shipped pre-trained policy. Returns (run, a phrase naming it)."""
+    policy_uploader()
     run = st.session_state.get("run")
     if run is not None:
-        return run, "your training run"
+        return run, st.session_state.get("run_label", "your training run")
     return shipped_run(), "the pre-trained policy shipped with the app"
 
 
@@ -90,3 +92,59 @@ def _visited(spec_json: str, params: np.ndarray, episodes: int, seed: int) -> np
 def visited(policy, episodes: int = 8, seed: int = 0) -> np.ndarray:
     """(M, 4) the states of ``episodes`` greedy episodes of ``policy``, cached."""
     return _visited(json.dumps(policy.spec), policy.params, episodes, seed)
+
+
+@st.cache_resource(show_spinner=False)
+def run_registry() -> RunRegistry:
+    """One per server: sessions that start the same settings share one computation."""
+    return RunRegistry(max_entries=16)
+
+
+def form_widget(name: str, kind: str, label: str, options, prefix: str = "train_"):
+    """The widget for one field of a pg.presets form row (field, kind, label, options)."""
+    key = f"{prefix}{name}"
+    if kind == "choice":
+        return st.selectbox(label, options, key=key)
+    if kind == "bool":
+        return st.toggle(label, key=key)
+    if kind == "text":
+        return st.text_input(label, key=key)
+    low, high, step = options
+    if kind == "int":
+        return st.number_input(label, int(low), int(high), step=int(step), key=key)
+    return st.number_input(label, float(low), float(high), step=float(step), format="%.4g", key=key)
+
+
+MAX_UPLOAD_BYTES = 5 * 2**20  # the same cap as server.maxUploadSize; real policy files are ~10 KB
+
+
+def policy_uploader() -> None:
+    """A sidebar uploader for a policy file (from ``python -m pg train`` or a download).
+
+    The size is checked before the file is read, the content is validated by pg.checkpoint
+    (no pickle, any file name: a valid file renamed to .csv still loads), and a bad file
+    only shows an error: the session keeps the run it had.
+    """
+    upload = st.sidebar.file_uploader(
+        "Show your own policy (.npz)", key="policy_upload",
+        help="A file written by `python -m pg train` or downloaded from Live training.",
+    )
+    if upload is None or st.session_state.get("policy_upload_id") == upload.file_id:
+        if upload is not None and st.session_state.get("policy_upload_error"):
+            st.sidebar.error(st.session_state["policy_upload_error"])
+        return
+    st.session_state["policy_upload_id"] = upload.file_id
+    st.session_state["policy_upload_error"] = None
+    if upload.size > MAX_UPLOAD_BYTES:
+        error = f"{upload.name} is {upload.size / 2**20:.1f} MB; policy files are far smaller (the limit is 5 MB)."
+    else:
+        try:
+            run = load_run(upload)
+        except CheckpointError as problem:
+            error = f"Could not use {upload.name}: {problem}"
+        else:
+            st.session_state["run"], st.session_state["run_label"] = run, f"your file {upload.name}"
+            st.sidebar.success(f"Loaded {upload.name}: a {run.policy.kind} policy, {run.policy.params.size} numbers.")
+            return
+    st.session_state["policy_upload_error"] = error
+    st.sidebar.error(error)

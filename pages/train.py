@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from pages._shared import run_through_entry
+from pages._shared import form_widget, run_registry, run_through_entry
 from pg.charts.training import (
     live_heatmap_datasets,
     live_heatmap_spec,
@@ -12,7 +12,7 @@ from pg.charts.training import (
     training_datasets,
     with_datasets,
 )
-from pg.live import MAX_SEEDS, LiveRun, status_message
+from pg.live import MAX_SEEDS, progress_text, status_message
 from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 
 run_through_entry()
@@ -33,20 +33,6 @@ def apply_preset():
         ss[f"train_{name}"] = value
 
 
-def widget(name, kind, label, options):
-    key = f"train_{name}"
-    if kind == "choice":
-        return st.selectbox(label, options, key=key)
-    if kind == "bool":
-        return st.toggle(label, key=key)
-    if kind == "text":
-        return st.text_input(label, key=key)
-    low, high, step = options
-    if kind == "int":
-        return st.number_input(label, int(low), int(high), step=int(step), key=key)
-    return st.number_input(label, float(low), float(high), step=float(step), format="%.4g", key=key)
-
-
 if "train_policy" not in ss:  # first visit: the default preset's values
     ss.train_preset = "fastest"
     apply_preset()
@@ -55,10 +41,10 @@ st.title("Live training")
 with st.sidebar:
     st.selectbox("Preset", list(PRESETS), key="train_preset", on_change=apply_preset)
     st.caption(PRESETS[ss.train_preset]["description"])
-    values = {name: widget(name, kind, label, opts) for name, kind, label, opts in FORM_MAIN}
+    values = {name: form_widget(name, kind, label, opts) for name, kind, label, opts in FORM_MAIN}
     n_seeds = st.slider("Seeds trained side by side", 1, MAX_SEEDS, key="train_n_seeds")
     with st.expander("Evaluation, budgets and more"):
-        values |= {name: widget(name, kind, label, opts) for name, kind, label, opts in FORM_ADVANCED}
+        values |= {name: form_widget(name, kind, label, opts) for name, kind, label, opts in FORM_ADVANCED}
     speed = st.radio("Speed", SPEEDS, key="train_speed")
     pace = st.slider("Human pace: updates per second", 1, 30, 4, key="train_pace", disabled=speed != SPEEDS[1])
 
@@ -70,7 +56,10 @@ except ValueError as error:
 
 
 def new_run():
-    ss.live, ss.shown, ss.run = LiveRun(cfg, n_seeds), 0, None
+    created = run_registry().created
+    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get(cfg, n_seeds), 0, None, 0.0
+    if run_registry().created > created:
+        print(f"[pg] computing a new run: seed {cfg.seed}, {n_seeds} seed(s)", flush=True)
 
 
 def start():
@@ -82,7 +71,7 @@ def start():
 def stop():
     ss.running = False
     if ss.get("live") is not None:
-        ss.run = ss.live.to_run()  # Heatmap and Replay now show this run
+        ss.run, ss.run_label = ss.live.to_run(), "your training run"  # Heatmap and Replay show it
 
 
 def step():
@@ -92,11 +81,11 @@ def step():
     if ss.shown >= ss.live.n:
         ss.live.step()
     ss.shown = min(ss.shown + 1, ss.live.n)
-    ss.run = ss.live.to_run()
+    ss.run, ss.run_label = ss.live.to_run(), "your training run"
 
 
 def reset():
-    for key in ("live", "run", "running", "shown"):
+    for key in ("live", "run", "running", "shown", "view_seconds"):
         ss.pop(key, None)
 
 
@@ -125,23 +114,27 @@ def dashboard():
     slots = dict(zip(layout, (column.empty() for row in rows for column in row)))
 
     def draw():
-        upto = ss.shown if speed != SPEEDS[0] else None
+        upto = ss.shown
         data = training_datasets(live, upto)
-        policy = live.policy if upto is None else live.policy_at(upto)
+        policy = live.policy_at(upto)
         data |= live_heatmap_datasets(policy)
         for name, slot in slots.items():
             slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
-        shown = live.n if upto is None else upto
-        progress.caption(f"update {shown} · {live.compute_seconds:.2f} s of training · "
-                         f"{int(sum(s.recorder.columns.column('env_steps')[-1:].sum() for s in live.seeds)):,} env steps")
-        show_banner(banner, live)
+        progress.caption(progress_text(live, upto))
+        show_banner(banner, live, upto)
 
     draw()
     last = time.perf_counter()
     while ss.running and not (live.finished and ss.shown >= live.n):
-        if speed == SPEEDS[0]:
-            live.advance(TICK)
-            ss.shown = live.n
+        if speed == SPEEDS[0]:  # compute what nobody has computed yet, else replay it at its speed
+            tick = time.perf_counter()
+            if live.updates_at(ss.view_seconds + TICK) >= live.n and not live.finished:
+                live.advance(TICK)
+            else:
+                time.sleep(TICK)
+            ss.view_seconds += time.perf_counter() - tick
+            ss.shown = live.n if live.finished and ss.view_seconds >= live.compute_seconds else (
+                live.updates_at(ss.view_seconds))
         else:  # human pace: show `pace` updates a second, computing only just ahead
             time.sleep(max(0.0, TICK - (time.perf_counter() - last)))
             now = time.perf_counter()
@@ -156,8 +149,8 @@ def dashboard():
         st.rerun()
 
 
-def show_banner(slot, live):
-    message = status_message(live)
+def show_banner(slot, live, upto):
+    message = status_message(live, upto)
     if message is not None:
         getattr(slot, message[0])(message[1])
 

@@ -74,13 +74,14 @@ class SeedRun:
             self.finished, self.stop_reason, self.error = True, "diverged", str(error)
             self.policy = error.policy  # the last policy whose numbers were finite
             return
-        self.recorder.add(update)
-        self.policy = update.policy
-        first_episode = self.recorder.episodes - len(update.episode_returns)
+        # readers gate on recorder.n, so the recorder is written last
+        first_episode = self.recorder.episodes
         for k, ret in enumerate(update.episode_returns):
             self._window.append(ret)
             self.episodes.append({"episode": first_episode + k + 1, "return": ret, "iteration": update.iteration})
         self.ma.append({"ma_return": float(np.mean(self._window))})
+        self.policy = update.policy
+        self.recorder.add(update)
         if update.solved and self.solved is None:
             self.solved = Solved(update.iteration, update.wall_time, update.env_steps,
                                  self.recorder.episodes, update.eval_return)
@@ -95,6 +96,7 @@ class LiveRun:
         self.cfg = cfg
         self.seeds = [SeedRun(replace(cfg, seed=cfg.seed + i), max_snapshots) for i in range(n_seeds)]
         self.compute_seconds = 0.0
+        self.clock = Columns(("seconds", "updates"))  # after each round: training time, updates done
         self._lock = threading.Lock()
 
     # -- training --------------------------------------------------------------------------
@@ -115,6 +117,8 @@ class LiveRun:
                 seed.next_update()
                 made += seed.recorder.n - before
         self.compute_seconds += time.perf_counter() - start
+        if made:
+            self.clock.append({"seconds": self.compute_seconds, "updates": self.n})
         return made
 
     def advance(self, seconds: float, max_updates: int | None = None) -> int:
@@ -128,6 +132,13 @@ class LiveRun:
                 if time.perf_counter() >= deadline or (target is not None and self.n >= target):
                     break
         return made
+
+    def updates_at(self, seconds: float) -> int:
+        """How many updates (of seed 0) had been computed after ``seconds`` of training: a
+        viewer replaying a shared run at the speed it was computed shows this many."""
+        times = self.clock.column("seconds")
+        k = int(np.searchsorted(times, seconds, side="right"))
+        return 0 if k == 0 else int(self.clock.column("updates")[k - 1])
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -226,9 +237,17 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def status_message(live: LiveRun) -> tuple[str, str] | None:
+def status_message(live: LiveRun, upto: int | None = None) -> tuple[str, str] | None:
     """The banner over the live charts: ("error" | "success" | "warning", text) or None while
-    nothing has happened yet. Diverged beats solved beats out of budget."""
+    nothing has happened yet, for a viewer who has seen the first ``upto`` updates. Diverged
+    beats solved beats out of budget."""
+    seen = live.n if upto is None else upto
+    if seen < live.n:  # a viewer replaying a shared run: only what it has reached so far
+        solved = [s for s in live.seeds if s.solved is not None and s.solved.iteration <= seen]
+        if not solved:
+            return None
+        if len(live.seeds) > 1:
+            return ("success", f"{len(solved)} of {len(live.seeds)} seeds solved so far.")
     if live.error:
         return ("error", f"{live.error}. The run stopped and kept the last policy whose numbers were finite; "
                 "try a smaller learning rate, advantage normalisation or gradient clipping.")
@@ -246,3 +265,45 @@ def status_message(live: LiveRun) -> tuple[str, str] | None:
         reason = live.seeds[0].stop_reason or "its budget"
         return ("warning", f"Not solved: stopped by {reason.replace('_', ' ')} at update {live.n}.")
     return None
+
+
+class RunRegistry:
+    """Runs shared by every session of a server, keyed by (config, number of seeds).
+
+    Runs are deterministic, so fifty people pressing Start on the same settings can watch
+    one computation: the first computes, the others replay its recorded updates. At most
+    ``max_entries`` runs are kept (least recently used go first; a session that still holds
+    an evicted run keeps it until it lets go).
+    """
+
+    def __init__(self, max_entries: int = 16):
+        self.max_entries = max_entries
+        self._runs: dict[tuple, LiveRun] = {}
+        self._lock = threading.Lock()
+        self.created = 0
+
+    def get(self, cfg: TrainConfig, n_seeds: int = 1) -> LiveRun:
+        key = (cfg, n_seeds)
+        with self._lock:
+            run = self._runs.pop(key, None)
+            if run is None or (run.error is None and run.finished and run.n == 0):
+                run = LiveRun(cfg, n_seeds)
+                self.created += 1
+            self._runs[key] = run  # most recently used last
+            while len(self._runs) > self.max_entries:
+                self._runs.pop(next(iter(self._runs)))
+            return run
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+def progress_text(live: LiveRun, upto: int | None = None) -> str:
+    """The caption under the banner: where the viewer is, in updates, steps and seconds."""
+    shown = live.n if upto is None else min(upto, live.n)
+    if shown == 0:
+        return "update 0 · nothing trained yet"
+    cols = live.seeds[0].recorder.columns
+    steps, seconds = int(cols.column("env_steps")[shown - 1]), float(cols.column("wall_time")[shown - 1])
+    seeds = f" (seed {live.cfg.seed}; {len(live.seeds)} seeds in all)" if len(live.seeds) > 1 else ""
+    return f"update {shown} · {steps:,} env steps · {seconds:.2f} s of training{seeds}"

@@ -49,6 +49,9 @@ def preset_config(name: str, **overrides) -> TrainConfig:
 # ---------------------------------------------------------------------------------------------
 # The live page's form: one widget per TrainConfig field (pure data; the page draws it)
 # ---------------------------------------------------------------------------------------------
+# A run started from the page may not hold a shared server longer than this:
+MAX_PAGE_SECONDS = 60.0  # seconds of training (TrainConfig's default)
+MAX_PAGE_ENV_STEPS = 5_000_000  # environment steps, summed over a run's episodes
 # (field, widget, label, options) -- widget is one of: choice, int, float, bool, text
 FORM_MAIN = [
     ("policy", "choice", "Policy", ("linear", "mlp")),
@@ -73,8 +76,8 @@ FORM_ADVANCED = [
     ("eval_early_stop", "bool", "Cut an evaluation short once the bar is out of reach", None),
     ("stop_on_solve", "bool", "Stop when solved", None),
     ("max_updates", "int", "Budget: updates", (1, 10_000_000, 100)),
-    ("max_env_steps", "int", "Budget: environment steps", (1, 10**10, 100_000)),
-    ("max_seconds", "float", "Budget: seconds of training", (0.0, 86_400.0, 5.0)),
+    ("max_env_steps", "int", "Budget: environment steps", (1, MAX_PAGE_ENV_STEPS, 100_000)),
+    ("max_seconds", "float", "Budget: seconds of training", (0.0, MAX_PAGE_SECONDS, 5.0)),
 ]
 
 

@@ -83,7 +83,7 @@ class TrainConfig:
     """budget: gradient steps"""
     max_env_steps: int = 2_000_000
     """budget: environment steps (training episodes only)"""
-    max_seconds: float = 120.0
+    max_seconds: float = 60.0
     """budget: wall-clock seconds"""
     seed: int = 0
     """seeds everything: initial parameters, start states, sampled actions, evaluations"""
