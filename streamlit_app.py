@@ -1,12 +1,15 @@
 """Policy Gradients, Visually: the entry point. ``streamlit run streamlit_app.py``
 
-Page config, the page list (st.navigation over pages/) and the shared sidebar. Everything a
+Page config, the page list (st.navigation over pages/), the shared sidebar and presenter mode. Everything a
 page computes comes from the NumPy core in pg/; the pages only read widgets and draw.
 """
 
 from pathlib import Path
 
 import streamlit as st
+
+from pages._links import note_page
+from pages._presenter import follow_story, presenter_switch, story_bar
 
 st.set_page_config(
     page_title="Policy Gradients, Visually",
@@ -21,9 +24,14 @@ PAGES = [
     st.Page("pages/train.py", title="Live training", icon=":material/monitoring:"),
     st.Page("pages/heatmap.py", title="Policy heatmap", icon=":material/grid_on:"),
     st.Page("pages/replay.py", title="Replay", icon=":material/movie:"),
+    st.Page("pages/compare.py", title="Compare estimators", icon=":material/compare_arrows:", url_path="compare"),
 ]
 
 navigation = st.navigation(PAGES)
+follow_story()  # a story Next or Back was clicked: go there
+note_page(navigation.url_path)  # a new visit to a page reads its settings from the URL (pages/_links.py)
 with st.sidebar:
     st.caption("REINFORCE on CartPole, in NumPy, with every number computed on the page.")
+if presenter_switch():  # ?present=1 or the sidebar switch: large type, the guided story
+    story_bar(navigation.url_path)
 navigation.run()

@@ -3,21 +3,25 @@
 import numpy as np
 import streamlit as st
 
+from pages._links import publish, restore
 from pages._shared import checkpoints, current_run, run_through_entry, visited
 from pg.charts.policy import heatmap_chart, weight_decimals, weights_chart
 from pg.envs.cartpole import X_THRESHOLD
 from pg.heatmap import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
+from pg.state import HeatmapState
 
 run_through_entry()
 
 RESOLUTION = 61  # cells per axis: fine enough for a smooth picture, 3,721 cells to draw
 GREEDY_EPISODES = 8
 MAX_DOTS = 1500  # more visited states than this only darken the picture
+present = st.session_state.get("present", False)  # presenter mode: larger chart type
 
 st.title("Policy heatmap")
 run, source = current_run()
 snapshots = checkpoints(run)
 iterations = [iteration for iteration, _ in snapshots]
+restore(HeatmapState, "heatmap_", allowed={"checkpoint": iterations})  # a link's settings
 st.markdown(
     "Every square is one state of the pole. Its colour is the probability that the policy pushes "
     "the cart **:red[right]** rather than **:blue[left]**; the black line is where it cannot decide "
@@ -58,6 +62,7 @@ x_dot = controls[2].slider(
 )
 
 overlay = controls[3].toggle("Visited states", value=True, key="heatmap_overlay")
+publish(HeatmapState(None if iteration == iterations[-1] else iteration, x, x_dot, overlay))  # the link
 
 # --- compute --------------------------------------------------------------------------------
 policy = dict(snapshots)[iteration]
@@ -73,7 +78,7 @@ boundary = decision_boundary(policy, x, x_dot, THETA_RANGE_DEG, span, RESOLUTION
 picture, side = st.columns([1.45, 1], gap="large")
 with picture:
     dots = states[:: -(-len(states) // MAX_DOTS)] if overlay else None  # every k-th state, at most MAX_DOTS
-    st.altair_chart(heatmap_chart(grid, boundary, dots), width="stretch")
+    st.altair_chart(heatmap_chart(grid, boundary, dots, large=present), width="stretch")
     low, high = grid["p_right"].min(), grid["p_right"].max()
     st.caption(
         f"Slice at x = {x:.1f} m, cart velocity {x_dot:.1f} m/s. θ > 0: the pole leans right; a pole "
@@ -107,7 +112,7 @@ with side:
             rf"\begin{{gathered}}P(\text{{right}}) = \sigma(z)\\ z = {w[0]:+.{d}f}\,x {w[1]:+.{d}f}\,\dot x\\"
             rf"{w[2]:+.{d}f}\,\theta {w[3]:+.{d}f}\,\dot\theta {w[4]:+.{d}f}\end{{gathered}}"
         )
-        st.altair_chart(weights_chart(weights), width="stretch")
+        st.altair_chart(weights_chart(weights, large=present, height=300 if present else 220), width="stretch")
         st.caption(
             "Each weight is W[:, right] − W[:, left]: a positive (red) weight makes a push right more likely "
             "as its feature grows. The features have different units, so compare signs, not sizes."

@@ -3,9 +3,13 @@ and the map of the pages."""
 
 import streamlit as st
 
+from pages._links import publish, restore
+from pages._presenter import story_panel
 from pages._shared import replay, run_through_entry, shipped_run
+from pg.state import HomeState
 
 run_through_entry()
+restore(HomeState, "home_")  # Home takes no settings: this only warns about unknown ones
 
 run = shipped_run()
 episode, video = replay(run.policy, seed=0)
@@ -38,7 +42,6 @@ with right:
         f"It learned this in {len(run.history.get('iteration', [])) or '?'} updates of REINFORCE."
     )
 
-st.subheader("Explore")
 LINKS = [
     ("pages/theorem.py", "The gradient theorem", ":material/functions:",
      "The derivation, step by step, each step checked numerically on problems solved exactly."),
@@ -49,7 +52,13 @@ LINKS = [
     ("pages/replay.py", "Replay", ":material/movie:",
      "Untrained against trained, side by side; flick the pole and watch the policy recover."),
 ]
-for column, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
-    with column.container(border=True):
-        st.page_link(path, label=f"**{label}**", icon=icon)
-        st.caption(blurb)
+if st.session_state.get("present"):
+    story_panel()  # presenter mode: the same pages as a story in teaching order, with Next and Back
+else:
+    st.subheader("Explore")
+    for column, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
+        with column.container(border=True):
+            st.page_link(path, label=f"**{label}**", icon=icon)
+            st.caption(blurb)
+
+publish(HomeState())

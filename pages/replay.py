@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from pages._links import publish, restore
 from pages._shared import checkpoints, current_run, replay, run_through_entry
 from pg.charts.policy import traces_chart
 from pg.envs.cartpole import INIT_BOUND
 from pg.episode import MAX_NUDGE
+from pg.state import ReplayState
 
 run_through_entry()
 
@@ -30,6 +32,7 @@ st.caption(
 )
 
 # --- controls -------------------------------------------------------------------------------
+restore(ReplayState, "replay_")  # a link's settings, on the first run of a visit
 row = st.columns(4, gap="medium", vertical_alignment="bottom")
 seed = row[0].number_input(
     "Episode seed",
@@ -75,6 +78,10 @@ if nudge_on:
         help="Added to the pole's angular velocity at that step; positive flicks the pole to the right.",
     )
 
+start = dict(zip(("x", "x_dot", "theta", "theta_dot"), episode_kwargs.get("init_state", [0.0] * 4)))
+nudge = {"nudge_step": episode_kwargs["nudge_step"], "nudge_strength": episode_kwargs["nudge"]} if nudge_on else {}
+publish(ReplayState(seed=int(seed), start_by_hand=by_hand, mode=mode, nudge=nudge_on, **start, **nudge))  # the link
+
 # --- the two agents -------------------------------------------------------------------------
 settings = f"seed {seed}, {mode} actions, start {episode_kwargs.get('init_state', 'drawn from the seed')}" + (
     f", nudge {episode_kwargs['nudge']:+.1f} rad/s at step {episode_kwargs['nudge_step']}" if nudge_on else ""
@@ -95,7 +102,7 @@ for column, title, iteration, policy in zip(
         # the alt text names every setting: a new setting is a new element, which autoplays again
         # (Streamlit plays an element's video by itself only the first time it draws it)
         st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{title} agent: {settings}")
-        st.altair_chart(traces_chart(episode), width="stretch")
+        st.altair_chart(traces_chart(episode, large=st.session_state.get("present", False)), width="stretch")
         if nudge_on and episode.length <= episode_kwargs["nudge_step"]:
             st.caption(f"This episode ended before the nudge at step {episode_kwargs['nudge_step']}.")
 st.caption(

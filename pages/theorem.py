@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages._links import publish, restore
 from pages._shared import run_through_entry
 from pg import derivation
 from pg.charts.theorem import convergence_chart, gradient_components_chart, variance_chart
 from pg.reinforce import reinforce_gradient, surrogate_loss
+from pg.state import TheoremState
 
 run_through_entry()
 
@@ -43,6 +45,7 @@ def metrics(*items):  # side by side; each item is (label, value) or (label, val
         col.metric(label, value, **(kw[0] if kw else {}))
 
 
+restore(TheoremState, "theorem_")  # a link's settings, on the first run of a visit
 with st.sidebar:
     problem = st.radio("**The problem**", list(NAMES), format_func=NAMES.get, key="theorem_problem")
     theta = tuple(st.slider(label, -3.0, 3.0, default, 0.1, key=f"theorem_logit_{i}")
@@ -160,3 +163,5 @@ with right:
 
 with st.expander("The code that runs: `pg.reinforce.reinforce_gradient` and `surrogate_loss`", icon=":material/code:"):
     st.code("\n\n".join(inspect.getsource(f) for f in (reinforce_gradient, surrogate_loss)), language="python")
+
+publish(TheoremState(problem, *theta, int(episodes), seed, b, lr))

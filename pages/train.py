@@ -4,6 +4,7 @@ import time
 
 import streamlit as st
 
+from pages._links import publish, restore
 from pages._shared import form_widget, run_registry, run_through_entry
 from pg.charts.training import (
     live_heatmap_datasets,
@@ -14,18 +15,19 @@ from pg.charts.training import (
 )
 from pg.live import MAX_SEEDS, progress_text, status_message
 from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
+from pg.state import SPEEDS, TrainState
 
 run_through_entry()
 
 TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
-SPEEDS = ("As fast as possible", "Human pace", "One step at a time")
 ss = st.session_state
 
 
 @st.cache_resource(show_spinner=False)
-def specs(multi_seed: bool, max_steps: int) -> dict[str, dict]:
+def specs(multi_seed: bool, max_steps: int, large: bool = False) -> dict[str, dict]:
     """Chart specs are built (and validated) once per layout; redraws only send data."""
-    return {**live_specs(multi_seed, max_steps), "heatmap": live_heatmap_spec()}
+    # (the live heatmap keeps its normal size: large=True squashes it in its narrow column)
+    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec()}
 
 
 def apply_preset():
@@ -33,6 +35,7 @@ def apply_preset():
         ss[f"train_{name}"] = value
 
 
+restore(TrainState, "train_")  # a link's settings (preset first), on the first run of a visit
 if "train_policy" not in ss:  # first visit: the default preset's values
     ss.train_preset = "fastest"
     apply_preset()
@@ -53,6 +56,7 @@ try:
 except ValueError as error:
     cfg = None
     st.error(f"Cannot train with these settings: {error}.")
+publish(TrainState(preset=ss.train_preset, **values, n_seeds=n_seeds, speed=speed, pace=pace))
 
 
 def new_run():
@@ -108,7 +112,7 @@ def dashboard():
                 "and the policy on the right redraw several times a second while REINFORCE learns.")
         return
     banner, progress = st.empty(), st.empty()
-    spec = specs(len(live.seeds) > 1, live.cfg.max_episode_steps)
+    spec = specs(len(live.seeds) > 1, live.cfg.max_episode_steps, ss.get("present", False))
     rows = [st.columns([2, 1]), st.columns([1, 1]), st.columns(3)]
     layout = ["returns", "heatmap", "eval", "mean_length", "grad_norm", "entropy", "baseline_value"]
     slots = dict(zip(layout, (column.empty() for row in rows for column in row)))

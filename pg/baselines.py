@@ -186,6 +186,16 @@ class ValueBaseline:
     def update(self, batch, G):
         self.model.fit(self._features(batch), G[batch.alive])
 
+    def fit_fixed(self, batch, G, rounds: int = 1, max_states: int | None = None, rng=None) -> None:
+        """Fit ``rounds`` times on (a random subset of at most ``max_states`` of) the batch's
+        states: a critic prepared once, then held fixed (pg.variance's probe)."""
+        X, y = self._features(batch), G[batch.alive]
+        if max_states is not None and len(y) > max_states:
+            keep = np.sort(np.random.default_rng(rng).choice(len(y), max_states, replace=False))
+            X, y = X[keep], y[keep]
+        for _ in range(rounds):
+            self.model.fit(X, y)
+
     @property
     def summary(self) -> float:
         return self.last_mean

@@ -2,6 +2,7 @@
 
     python -m pg train --policy mlp --hidden 32,32 --lr 0.01 --out policy.npz
     python -m pg evaluate policy.npz --episodes 100
+    python -m pg compare --estimators reinforce,rtg-batch-mean,td0,gae:0.95 --seeds 5 [--json]
     python -m pg bench [args...]            (forwarded to pg.bench.main)
 
 Every TrainConfig field is an option of ``train``; its docstring in pg/reinforce.py is the
@@ -277,6 +278,78 @@ def run_evaluate(args, parser) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# compare
+# ---------------------------------------------------------------------------------------------
+def run_compare(args, parser) -> int:
+    import json
+    from dataclasses import asdict
+
+    from pg.compare import CompareSettings, Comparison, describe, text_table
+    from pg.estimators import parse_estimators
+    from pg.live import MAX_SEEDS
+
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        parser.error(f"seeds must be an integer in [1, {MAX_SEEDS}], got {args.seeds}")
+    try:
+        names = tuple(spec.name for spec in parse_estimators(args.estimators))
+        settings = CompareSettings(names, n_seeds=args.seeds, seed=args.seed, batch_episodes=args.batch_episodes,
+                                   value_model=args.value_model, normalize_advantages=args.normalize_advantages,
+                                   max_env_steps=args.max_env_steps, max_seconds=args.max_seconds,
+                                   probe_estimates=args.probe_estimates)
+    except ValueError as error:
+        parser.error(str(error))
+    comparison, said = Comparison(settings), None
+    while not comparison.finished:
+        comparison.advance(1.0)
+        text = comparison.progress()[1]
+        if text != said and not args.json:
+            print(f"... {text}", file=sys.stderr, flush=True)
+            said = text
+    if args.json:
+        report = {
+            "settings": asdict(settings),
+            "seeds": settings.seeds,
+            "table": comparison.table(),
+            "variance": comparison.variance_rows(),
+            "checkpoints": {c.name: c.description for c in comparison.checkpoints},
+            "description": describe(comparison),
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(text_table(comparison.table()))
+        print()
+        print(textwrap.fill(describe(comparison), width=120))
+    return EXIT_OK
+
+
+def add_compare_options(parser: argparse.ArgumentParser) -> None:
+    from pg.compare import CompareSettings
+    from pg.estimators import ESTIMATOR_NAMES
+
+    d = CompareSettings()
+    parser.add_argument("--estimators", default=",".join(d.estimators), metavar="NAME,NAME,...",
+                        help=f"up to 4 of: {', '.join(ESTIMATOR_NAMES)} (default: {','.join(d.estimators)})")
+    parser.add_argument("--seeds", type=_parse_int, default=d.n_seeds, metavar="N",
+                        help=f"seeds per estimator, 1 to 5: seed, seed + 1, ... (default: {d.n_seeds})")
+    parser.add_argument("--seed", type=_parse_int, default=d.seed, metavar="INT",
+                        help=f"the first seed (default: {d.seed})")
+    parser.add_argument("--batch-episodes", type=_parse_int, default=d.batch_episodes, metavar="N",
+                        help=f"episodes per update and per probed estimate (default: {d.batch_episodes})")
+    parser.add_argument("--value-model", default=d.value_model, metavar="NAME",
+                        help=f"the critic of rtg-value, td0 and gae: linear or mlp (default: {d.value_model})")
+    parser.add_argument("--normalize-advantages", action=argparse.BooleanOptionalAction,
+                        default=d.normalize_advantages,
+                        help="rescale each batch's advantages (default: off, each estimator as the theory has it)")
+    parser.add_argument("--max-env-steps", type=_parse_int, default=d.max_env_steps, metavar="INT",
+                        help=f"budget of each run, in environment steps (default: {d.max_env_steps})")
+    parser.add_argument("--max-seconds", type=_parse_float, default=d.max_seconds, metavar="FLOAT",
+                        help=f"budget of each run, in seconds (default: {d.max_seconds:g})")
+    parser.add_argument("--probe-estimates", type=_parse_int, default=d.probe_estimates, metavar="N",
+                        help=f"gradient estimates per estimator and checkpoint (default: {d.probe_estimates})")
+    parser.add_argument("--json", action="store_true", help="print the table, the probe and the settings as JSON")
+
+
+# ---------------------------------------------------------------------------------------------
 # bench
 # ---------------------------------------------------------------------------------------------
 def run_bench(argv: list[str]) -> int:
@@ -334,6 +407,16 @@ def build_parser() -> _Parser:
     evaluate_parser.add_argument("--max-steps", type=_parse_int, default=500, metavar="INT",
                                  help="episode time limit: 500 is CartPole-v1, 200 is CartPole-v0 (default: 500)")
     evaluate_parser.set_defaults(run=run_evaluate, parser=evaluate_parser)
+
+    compare_parser = commands.add_parser(
+        "compare",
+        help="train estimators side by side with several seeds and measure their gradient variance",
+        description="Train up to four advantage estimators on CartPole with the same seeds, probe each one's "
+                    "gradient variance at the same policies, and print the table (pg.compare).",
+        allow_abbrev=False,
+    )
+    add_compare_options(compare_parser)
+    compare_parser.set_defaults(run=run_compare, parser=compare_parser)
 
     # listed for --help only: main() forwards `bench ...` untouched, its own --help included
     commands.add_parser("bench", help="speed and sample-efficiency benchmarks (arguments go to pg.bench)",

@@ -94,7 +94,8 @@ class LiveRun:
         if not 1 <= n_seeds <= MAX_SEEDS:
             raise ValueError(f"number of seeds must be an integer in [1, {MAX_SEEDS}], got {n_seeds!r}")
         self.cfg = cfg
-        self.seeds = [SeedRun(replace(cfg, seed=cfg.seed + i), max_snapshots) for i in range(n_seeds)]
+        # seeds cfg.seed, cfg.seed + 1, ...; past the largest seed (2**32 - 1) they wrap to 0
+        self.seeds = [SeedRun(replace(cfg, seed=(cfg.seed + i) % 2**32), max_snapshots) for i in range(n_seeds)]
         self.compute_seconds = 0.0
         self.clock = Columns(("seconds", "updates"))  # after each round: training time, updates done
         self._lock = threading.Lock()

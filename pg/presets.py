@@ -67,6 +67,8 @@ FORM_MAIN = [
 ]
 FORM_ADVANCED = [
     ("value_model", "choice", "Value model (baseline = value)", ("linear", "mlp")),
+    ("advantage", "choice", "Advantage estimator", ("returns", "td0", "gae")),
+    ("gae_lambda", "float", "GAE λ", (0.0, 1.0, 0.05)),
     ("max_grad_norm", "text", "Clip gradient norm at (none = off)", None),
     ("entropy_coef", "float", "Entropy bonus", (0.0, 1.0, 0.001)),
     ("max_episode_steps", "int", "Episode time limit (500 = v1, 200 = v0)", (1, 100_000, 50)),

@@ -17,6 +17,7 @@ import numpy as np
 
 from pg.baselines import BASELINES, VALUE_MODELS, make_baseline, normalize_advantages
 from pg.envs import CartPole
+from pg.estimators import ADVANTAGES, critic_advantages
 from pg.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from pg.policies import POLICY_KINDS, SoftmaxPolicy, make_policy
 from pg.returns import reward_to_go, whole_episode_weights
@@ -61,6 +62,10 @@ class TrainConfig:
     """"none", "moving_average" (the classic posts'), "batch_mean" (per step, leave-one-out), "value\""""
     value_model: str = "linear"
     """model of the learned value baseline: "linear" or "mlp\""""
+    advantage: str = "returns"
+    """"returns" (that weight minus the baseline), or actor-critic from a learned V(s) (value_model; returns and baseline unused): "td0" or "gae\""""
+    gae_lambda: float = 0.95
+    """GAE's lambda (advantage "gae"): 1 is reward-to-go minus V, 0 is TD(0)"""
     normalize_advantages: bool = True
     """rescale the advantages to mean 0, std 1 in each batch"""
     max_grad_norm: float | None = None
@@ -94,6 +99,7 @@ class TrainConfig:
         _choice(self, "returns", RETURN_KINDS)
         _choice(self, "baseline", BASELINES)
         _choice(self, "value_model", VALUE_MODELS)
+        _choice(self, "advantage", ADVANTAGES)
         hidden = self.hidden
         if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
             hidden = (hidden,)
@@ -107,6 +113,7 @@ class TrainConfig:
         _number(self, "lr", 0.0, 10.0, low_open=True)
         _integer(self, "batch_episodes", 1, 4096)
         _number(self, "gamma", 0.0, 1.0)
+        _number(self, "gae_lambda", 0.0, 1.0)
         _bool(self, "normalize_advantages")
         if self.max_grad_norm is not None:
             _number(self, "max_grad_norm", 0.0, 1e6, low_open=True)
@@ -224,15 +231,17 @@ class Update:
 # The estimator
 # ---------------------------------------------------------------------------------------------
 def reinforce_gradient(policy, batch: Batch, gamma: float, baseline, returns="reward_to_go",
-                       normalize=False, entropy_coef=0.0):
+                       normalize=False, entropy_coef=0.0, advantage="returns", gae_lambda=0.95):
     """The REINFORCE estimate of grad J from one batch of N episodes.
 
     Returns ``(grad, G, adv)``: the (P,) gradient and the (T, N) returns and advantages.
+    ``advantage`` "td0" or "gae" makes it actor-critic (pg.estimators): ``baseline`` is then
+    the learned critic V, and G the reward-to-go it learns from.
     """
     alive, n_episodes = batch.alive, batch.alive.shape[1]
     # 1. The weight of each log-probability: the reward-to-go G_t (rewards before t cannot
     #    depend on a_t, so dropping them removes noise, not signal) or the whole return.
-    if returns == "reward_to_go":
+    if returns == "reward_to_go" or advantage != "returns":
         G = reward_to_go(batch.rewards, alive, gamma)
     else:
         G = whole_episode_weights(batch.rewards, alive, gamma)
@@ -240,6 +249,11 @@ def reinforce_gradient(policy, batch: Batch, gamma: float, baseline, returns="re
     #    no bias, less variance.
     b = baseline.values(batch, G)
     adv = G - b
+    # 2'. Actor-critic: with b = V(s_t) a learned critic, replace the sampled G_t by
+    #     r_t + gamma V(s_{t+1}) (TD(0)), or a (gamma lambda)-weighted mix of both (GAE):
+    #     less variance, bought with the critic's bias.
+    if advantage != "returns":
+        adv = critic_advantages(advantage, batch, b, gamma, gae_lambda)
     if normalize:
         adv = normalize_advantages(adv, alive)
     # 3. grad J ~= 1/N sum_n sum_t grad log pi(a_t | s_t) * adv_t
@@ -311,7 +325,9 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
     roller = Roller(CartPole(cfg.batch_episodes, cfg.max_episode_steps), seed=env_seed)
     action_rng = np.random.default_rng(action_seed)
     evaluator = Evaluator(cfg.eval_episodes, cfg.max_episode_steps, eval_seed)
-    baseline = make_baseline(cfg.baseline, 4, cfg.max_episode_steps, cfg.value_model, seed=cfg.seed)
+    critic = cfg.advantage != "returns"  # td0 / gae learn V(s) as the value baseline does
+    baseline = make_baseline("value" if critic else cfg.baseline, 4, cfg.max_episode_steps, cfg.value_model,
+                             seed=cfg.seed)
     optimizer = make_optimizer(cfg.optimizer, policy.params.size, cfg.lr)
     env_steps = 0
 
@@ -319,7 +335,8 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
         # --- algorithm: collect N episodes with the current policy, estimate, step -------
         batch = roller.run(policy, action_rng)
         grad, G, adv = reinforce_gradient(
-            policy, batch, cfg.gamma, baseline, cfg.returns, cfg.normalize_advantages, cfg.entropy_coef
+            policy, batch, cfg.gamma, baseline, cfg.returns, cfg.normalize_advantages, cfg.entropy_coef,
+            cfg.advantage, cfg.gae_lambda,
         )
         loss = surrogate_loss(policy, batch, adv)
         if not (np.isfinite(grad).all() and math.isfinite(loss)):

@@ -156,9 +156,8 @@ def training_datasets(live, upto: int | None = None, max_points: int = 400) -> d
         data["band"] = pd.concat(frames, ignore_index=True)
         return data
     history = live.history(0, upto=upto, max_points=max_points)
-    data["history"] = pd.DataFrame(finite_rows({k: history[k] for k in ("iteration", "episodes", "ma_return",
-                                                                       *[f for f, _ in DIAGNOSTICS])}))
-    data["history"].rename(columns={"episodes": "episode"}, inplace=True)
+    columns = {"iteration": history["iteration"], "episode": history["episodes"], "ma_return": history["ma_return"]}
+    data["history"] = pd.DataFrame(finite_rows(columns | {f: history[f] for f, _ in DIAGNOSTICS}))
     evals = finite_rows({"iteration": history["iteration"], "eval_return": history["eval_return"]})
     data["evals"] = pd.DataFrame(evals)
     points = live.episode_points(0, upto=upto, max_points=3 * max_points)

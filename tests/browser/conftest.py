@@ -7,6 +7,7 @@ Screenshots go to artifacts/screens/ (git-ignored); look at them.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -145,3 +146,60 @@ def full_screenshot(page, name: str) -> Path:
     path = screenshot(page, f"{name}-full")
     page.set_viewport_size(size)
     return path
+
+
+# --- console noise that is not the app's doing --------------------------------------------------
+# A direct visit to a page's URL (/heatmap) first asks /<page>/_stcore/health and /host-config
+# (404), then the right URLs (streamlit/streamlit#7074); the favicon of a ":material/...:" page
+# icon comes from fonts.gstatic.com, unreachable offline. watch_network() records responses and
+# failed requests; assert_clean_but_known_noise() drops exactly those lines, then assert_clean().
+KNOWN_404 = re.compile(r"/[A-Za-z0-9_-]+/_stcore/(health|host-config)$")
+KNOWN_OFFLINE = re.compile(r"^https://fonts\.gstatic\.com/")
+NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (Not Found)"
+UNRESOLVED = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+
+
+def watch_network(page) -> None:
+    page.bad_responses, page.failed_requests = [], []
+    page.on("response", lambda r: r.status >= 400 and page.bad_responses.append((r.status, r.url)))
+    page.on("requestfailed", lambda r: page.failed_requests.append((r.failure, r.url)))
+
+
+def assert_clean_but_known_noise(page) -> None:
+    """assert_clean, after dropping the console lines of the known noise above (only those)."""
+    assert [r for r in page.bad_responses if not (r[0] == 404 and KNOWN_404.search(r[1]))] == []
+    failed = [url for failure, url in page.failed_requests if failure != "net::ERR_ABORTED"]  # cut by a rerun
+    assert [url for url in failed if not KNOWN_OFFLINE.search(url)] == []
+    for message, count in ((NOT_FOUND, len(page.bad_responses)), (UNRESOLVED, len(failed))):
+        for _ in range(count):
+            if message in page.console_errors:
+                page.console_errors.remove(message)
+    assert_clean(page)
+
+
+# --- waiting for a whole page -------------------------------------------------------------------
+# The status widget can be absent for a moment while a long first run (Replay encodes two
+# videos) is still drawing, so a page is "ready" once the last thing it draws is there.
+LAST_DRAWN = {
+    "Policy Gradients, Visually": '[data-testid="stMain"] .st-key-story_panel, [data-testid="stMain"] h3:has-text("Explore")',
+    "The gradient theorem": '[data-testid="stMain"] [data-testid="stExpander"]:has-text("The code that runs")',
+    "Live training": '[data-testid="stMain"] [data-testid="stButton"]:has-text("Reset")',
+    "Policy heatmap": '[data-testid="stMain"] [data-testid="stMetricValue"]',
+    "Replay": '[data-testid="stMain"] [data-testid="stVegaLiteChart"] >> nth=1',
+}
+
+
+def drawn(page, timeout: float = 60_000) -> None:
+    """No run in progress and no element left over from the previous run (twice, 0.5 s apart)."""
+    for _ in range(2):
+        wait_for_app(page, timeout=timeout)
+        page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout)
+        page.wait_for_timeout(500)
+
+
+def wait_for_page(page, heading: str, timeout: float = 60_000) -> None:
+    """Wait until the page titled ``heading`` has finished its run and drawn everything."""
+    wait_for_app(page, timeout=timeout)
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=timeout)
+    page.locator(LAST_DRAWN[heading]).first.wait_for(timeout=timeout)
+    drawn(page, timeout)

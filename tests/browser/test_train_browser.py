@@ -1,0 +1,254 @@
+"""The Live training page in a real browser: Start makes the returns chart gain points redraw
+after redraw while the live heatmap changes and the solved banner appears; Stop mid-run ends
+the updates; the downloaded policy loads back through pg.checkpoint; no console errors;
+screenshots at laptop and projector size.
+
+Redraws are counted in the page by a requestAnimationFrame sampler (``SAMPLER``): every frame
+it reads the progress caption ("update N · ..."), the number of dots in the returns chart and
+a signature of the heatmap's colours, and keeps each change with its time. The helpers here are
+also used by benchmarks/bench_live.py.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+from conftest import assert_clean, full_screenshot, screenshot, wait_for_app
+
+from pg.checkpoint import load_run
+from pg.presets import FORM_ADVANCED
+
+pytestmark = pytest.mark.browser
+
+MAIN = '[data-testid="stMain"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+CHART = '[data-testid="stVegaLiteChart"]'
+ADVANCED = "Evaluation, budgets and more"
+LABELS = {name: label for name, _, label, _ in FORM_ADVANCED}
+KINDS = {name: kind for name, kind, _, _ in FORM_ADVANCED}
+# Console noise that is not this page's doing, dropped (and only it) before assert_clean: the
+# browser tab's favicon for a ":material/...:" page icon comes from fonts.gstatic.com, which is
+# unreachable offline.
+UNRESOLVED = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+KNOWN_OFFLINE = re.compile(r"^https://fonts\.gstatic\.com/")
+
+SAMPLER = """() => {
+  window.__seen = []; let last = null;
+  const sample = () => {
+    const caption = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stCaptionContainer"]')]
+      .map(e => e.innerText).find(t => /^update \\d+/.test(t));
+    const charts = document.querySelectorAll('[data-testid="stMain"] [data-testid="stVegaLiteChart"]');
+    const dots = charts[0] ? charts[0].querySelectorAll('g.mark-symbol path').length : -1;
+    const cells = charts[1] ? [...charts[1].querySelectorAll('g.mark-rect.role-mark path')] : [];
+    const heat = cells.map(c => c.getAttribute('fill')).join('');
+    let hash = 0; for (let i = 0; i < heat.length; i++) hash = (hash * 31 + heat.charCodeAt(i)) | 0;
+    const key = caption + '|' + dots + '|' + hash;
+    if (caption && key !== last) { last = key; window.__seen.push([performance.now(), caption, dots, hash, cells.length]); }
+    requestAnimationFrame(sample);
+  };
+  requestAnimationFrame(sample);
+}"""
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers (shared with benchmarks/bench_live.py)
+# ---------------------------------------------------------------------------------------------
+def watch_network(page) -> None:
+    page.failed_requests = []
+    page.on("requestfailed", lambda r: page.failed_requests.append((r.failure, r.url)))
+
+
+def assert_clean_but_known_noise(page) -> None:
+    failed = [url for failure, url in page.failed_requests if failure != "net::ERR_ABORTED"]
+    assert [url for url in failed if not KNOWN_OFFLINE.search(url)] == []
+    for _ in failed:
+        if UNRESOLVED in page.console_errors:
+            page.console_errors.remove(UNRESOLVED)
+    assert_clean(page)
+
+
+def open_train(page, url: str) -> None:
+    """Home first (a fresh server runs a deep link without the entry), then the page."""
+    page.goto(url)
+    wait_for_app(page)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Live training").click()
+    page.get_by_role("heading", name="Live training").wait_for()
+    wait_for_app(page)
+    page.locator(MAIN).get_by_role("button", name="Start").wait_for()
+
+
+def rerun_after(page, action) -> None:
+    action()
+    page.wait_for_timeout(250)
+    wait_for_app(page)
+
+
+def set_advanced(page, **values) -> None:
+    """Set fields of the "Evaluation, budgets and more" expander by name."""
+    sidebar = page.locator(SIDEBAR)
+    field = sidebar.get_by_label(LABELS["max_updates"], exact=True)
+    if not field.is_visible():
+        sidebar.get_by_text(ADVANCED).click()
+        field.wait_for()
+    for name, value in values.items():
+        control = sidebar.get_by_label(LABELS[name], exact=True)
+        if KINDS[name] == "bool":
+            if control.is_checked() != value:
+                rerun_after(page, lambda: sidebar.locator("label").filter(has_text=LABELS[name]).click())
+            assert control.is_checked() == value
+        else:
+            control.fill(str(value))
+            rerun_after(page, lambda: control.press("Enter"))
+
+
+def set_number(page, label: str, value) -> None:
+    control = page.locator(SIDEBAR).get_by_label(label, exact=True)
+    control.fill(str(value))
+    rerun_after(page, lambda: control.press("Enter"))
+
+
+def set_seeds(page, n: int) -> None:
+    thumb = page.locator(SIDEBAR).locator('[data-testid="stSlider"] input[type="range"]').first
+    thumb.focus()
+    rerun_after(page, lambda: [thumb.press("Home")] + [thumb.press("ArrowRight") for _ in range(n - 1)])
+
+
+def choose_preset(page, name: str) -> None:
+    page.locator(SIDEBAR).get_by_label("Preset", exact=True).click()
+    rerun_after(page, lambda: page.get_by_role("option", name=name, exact=True).click())
+
+
+def button(page, name: str):
+    return page.locator(MAIN).get_by_role("button", name=name)  # the header has its own "Stop"
+
+
+def caption(page) -> str:
+    return page.locator(MAIN).get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^update \d+")).inner_text()
+
+
+def update_of(text: str) -> int:
+    return int(re.match(r"update (\d+)", text).group(1))
+
+
+def seen(page) -> list[list]:
+    """[(ms, caption, dots in the returns chart, heatmap signature, heatmap cells)], one per change."""
+    return page.evaluate("window.__seen")
+
+
+def redraws(samples: list[list]) -> list[list]:
+    """One sample per redraw of the dashboard (a new progress caption): the time the caption
+    changed, with the charts as they were last seen under that caption (Vega draws a frame
+    or two after the caption)."""
+    out = []
+    for s in samples:
+        if out and s[1] == out[-1][1]:
+            out[-1] = [out[-1][0], *s[1:]]
+        else:
+            out.append(list(s))
+    return out
+
+
+def wait_until_finished(page, timeout: float = 120_000) -> None:
+    """Start is enabled again once the run has ended and the page has been redrawn."""
+    page.wait_for_function(
+        """() => { const b = [...document.querySelectorAll('[data-testid="stMain"] button')]
+                   .find(b => b.innerText.trim().endsWith('Start'));
+                   return b && !b.disabled && !document.querySelector('[data-testid="stStatusWidget"]'); }""",
+        timeout=timeout,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------------
+def test_start_redraws_the_charts_the_heatmap_changes_and_the_solved_banner_shows(server, page, tmp_path):
+    watch_network(page)
+    open_train(page, server["url"])
+    # the default preset, kept training past the solve for 45 updates: a few seconds of redraws
+    set_advanced(page, stop_on_solve=False, max_updates=45)
+    page.evaluate(SAMPLER)
+    start = time.perf_counter()
+    button(page, "Start").click()
+    page.locator(MAIN).get_by_text(re.compile(r"^Solved at update \d+: greedy mean return")).wait_for(timeout=60_000)
+    page.locator(MAIN).get_by_text(re.compile(r"^update 45 · ")).wait_for(timeout=120_000)
+    wall = time.perf_counter() - start
+    wait_until_finished(page)
+    samples = seen(page)
+    frames = redraws(samples)
+    updates = [update_of(s[1]) for s in frames]
+    assert len(frames) >= 5, f"several redraws while training, got {updates}"
+    assert updates == sorted(updates) and updates[-1] == 45 and updates[0] <= 1
+    dots = [s[2] for s in frames if s[2] >= 0]
+    assert len(set(dots)) >= 4 and dots[-1] > 16 * 10, f"the returns chart gains points: {dots}"
+    assert dots == sorted(dots)
+    heat = {s[3] for s in samples if s[4] > 0}
+    assert len(heat) >= 3, "the live heatmap changes as the policy learns"
+    assert {s[4] for s in samples if s[4] > 0} == {31 * 31}
+    rate = (len(frames) - 1) / ((frames[-1][0] - frames[0][0]) / 1000)
+    print(f"\n{len(frames)} redraws in {wall:.1f} s: {rate:.1f} redraws/s; updates seen {updates}")
+    banner = page.locator(MAIN).get_by_text(re.compile(r"^Solved at update")).inner_text()
+    assert "≥ 475" in banner
+    assert page.locator(f"{MAIN} {CHART}").count() == 7
+    # the policy downloads and loads back through pg.checkpoint
+    with page.expect_download() as info:
+        page.locator(MAIN).get_by_role("button", name="Policy (.npz)").click()
+    path = tmp_path / "policy.npz"
+    info.value.save_as(path)
+    run = load_run(path)
+    assert np.isfinite(run.policy.params).all() and run.policy.params.shape == (10,)
+    assert run.config["max_updates"] == 45 and run.config["stop_on_solve"] is False
+    assert len(run.history["iteration"]) == 45 and run.history["eval_return"][-1] >= 475
+    assert run.snapshots[0][0] == 0 and run.snapshots[-1][0] == 45
+    with page.expect_download() as info:
+        page.locator(MAIN).get_by_role("button", name="History (CSV)").click()
+    csv = (tmp_path / "history.csv")
+    info.value.save_as(csv)
+    assert csv.read_text().count("\n") == 1 + 45
+    assert_clean_but_known_noise(page)
+    screenshot(page, "train-solved")
+    full_screenshot(page, "train-solved")
+
+
+def test_stop_mid_run_ends_the_updates(server, page):
+    watch_network(page)
+    open_train(page, server["url"])
+    set_advanced(page, stop_on_solve=False, max_updates=100_000, max_episode_steps=50, eval_every=1000)
+    page.evaluate(SAMPLER)
+    button(page, "Start").click()
+    page.wait_for_function("() => window.__seen.length >= 4", timeout=30_000)  # a few redraws
+    assert button(page, "Start").is_disabled()
+    clicked = page.evaluate("performance.now()")
+    button(page, "Stop").click()
+    wait_until_finished(page)
+    idle = (page.evaluate("performance.now()") - clicked) / 1000
+    stopped_at = update_of(caption(page))
+    page.wait_for_timeout(1500)
+    assert update_of(caption(page)) == stopped_at, "no updates after Stop"
+    last = redraws(seen(page))[-1]
+    assert update_of(last[1]) == stopped_at and 0 < stopped_at < 100_000
+    latency = (last[0] - clicked) / 1000
+    print(f"\nStop: last update drawn {latency:.2f} s after the click (update {stopped_at}), page idle after {idle:.2f} s")
+    assert latency < 5
+    assert page.locator(MAIN).get_by_role("button", name="Policy (.npz)").is_visible()
+    assert_clean_but_known_noise(page)
+    screenshot(page, "train-stopped")
+
+
+def test_several_seeds_at_projector_size(server, projector_page):
+    page = projector_page
+    watch_network(page)
+    open_train(page, server["url"])
+    set_seeds(page, 3)
+    button(page, "Start").click()
+    page.locator(MAIN).get_by_text(re.compile(r"^3 of 3 seeds solved")).wait_for(timeout=60_000)
+    wait_until_finished(page)
+    assert caption(page).endswith("(seed 0; 3 seeds in all)")
+    assert page.locator(f"{MAIN} {CHART}").count() == 7
+    returns = page.locator(f"{MAIN} {CHART}").first.bounding_box()
+    assert returns["width"] > 900 and returns["height"] > 250, "readable from the back of the room"
+    assert_clean_but_known_noise(page)
+    screenshot(page, "train-3-seeds")
+    full_screenshot(page, "train-3-seeds")
