@@ -225,7 +225,7 @@ def cpu_per_redraw(browser, url, meter, lengths, window: float, rep: int) -> lis
             pace = page.locator(SIDEBAR).locator('[data-testid="stSlider"] input[type="range"]').nth(1)
             if pace.get_attribute("aria-valuenow") != "30":  # the fastest human pace: 30 updates a second
                 pace.focus()
-                rerun_after(page, lambda: pace.press("End"))
+                rerun_after(page, lambda pace=pace: pace.press("End"))
             page.evaluate(SAMPLER)
             before = page.locator(MAIN).get_by_text(re.compile(r"^update \d+ · ")).all_inner_texts()
             train0 = training_seconds(before[0]) if before and "nothing" not in before[0] else 0.0

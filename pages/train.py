@@ -7,6 +7,7 @@ import streamlit as st
 from pages._links import publish, restore
 from pages._shared import form_widget, run_registry, run_through_entry
 from pg.charts.training import (
+    arrow_datasets,
     live_heatmap_datasets,
     live_heatmap_spec,
     live_specs,
@@ -119,9 +120,7 @@ def dashboard():
 
     def draw():
         upto = ss.shown
-        data = training_datasets(live, upto)
-        policy = live.policy_at(upto)
-        data |= live_heatmap_datasets(policy)
+        data = arrow_datasets(training_datasets(live, upto) | live_heatmap_datasets(live.policy_at(upto)))
         for name, slot in slots.items():
             slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
         progress.caption(progress_text(live, upto))

@@ -17,6 +17,7 @@ from pg.charts.training import (
     DIAGNOSTICS,
     LIVE_THETA_DOT,
     PANELS,
+    arrow_datasets,
     live_heatmap_chart,
     live_heatmap_datasets,
     live_heatmap_spec,
@@ -184,6 +185,19 @@ def test_with_datasets_sends_each_chart_only_its_own_data_and_leaves_the_spec_al
 # ---------------------------------------------------------------------------------------------
 # Datasets
 # ---------------------------------------------------------------------------------------------
+def test_arrow_datasets_encode_every_dataset_once_and_losslessly(single):
+    import pyarrow as pa
+
+    data = training_datasets(single) | live_heatmap_datasets(single.policy)
+    encoded = arrow_datasets(data)
+    assert set(encoded) == set(data) and all(isinstance(b, bytes) for b in encoded.values())
+    for name, frame in data.items():
+        back = pa.ipc.open_stream(encoded[name]).read_all().to_pandas()
+        pd.testing.assert_frame_equal(back, frame.reset_index(drop=True), check_dtype=True)
+    spec = with_datasets(live_specs()["returns"], encoded)
+    assert spec["datasets"]["history"] is encoded["history"], "shared, not re-encoded per chart"
+
+
 def test_single_seed_datasets_columns_and_no_nan(single):
     data = training_datasets(single)
     assert set(data) == {"bars", "history", "evals", "episodes"}

@@ -142,7 +142,7 @@ def test_every_widget_reaches_the_config(at):
     chosen = {
         "policy": "mlp", "hidden": "8,4", "optimizer": "sgd", "lr": 0.05, "batch_episodes": 2, "gamma": 0.9,
         "returns": "episode", "baseline": "value", "normalize_advantages": False, "seed": 9,
-        "value_model": "mlp", "max_grad_norm": "1.5", "entropy_coef": 0.01, "max_episode_steps": 60,
+        "value_model": "mlp", "advantage": "gae", "gae_lambda": 0.8, "max_grad_norm": "1.5", "entropy_coef": 0.01, "max_episode_steps": 60,
         "eval_every": 3, "eval_episodes": 5, "solve_return": "55", "eval_early_stop": False,
         "stop_on_solve": False, "max_updates": 7, "max_env_steps": 200_000, "max_seconds": 30.0,
     }  # fmt: skip

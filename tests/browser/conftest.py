@@ -153,10 +153,13 @@ def full_screenshot(page, name: str) -> Path:
 # (404), then the right URLs (streamlit/streamlit#7074); the favicon of a ":material/...:" page
 # icon comes from fonts.gstatic.com, unreachable offline. watch_network() records responses and
 # failed requests; assert_clean_but_known_noise() drops exactly those lines, then assert_clean().
+# Also dropped: Chromium's "play() request was interrupted because the media was removed" when
+# a rerun replaces an autoplaying st.video before it started (settings changed quickly).
 KNOWN_404 = re.compile(r"/[A-Za-z0-9_-]+/_stcore/(health|host-config)$")
 KNOWN_OFFLINE = re.compile(r"^https://fonts\.gstatic\.com/")
 NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (Not Found)"
 UNRESOLVED = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+MEDIA_REMOVED = "The play() request was interrupted because the media was removed from the document."
 
 
 def watch_network(page) -> None:
@@ -174,6 +177,7 @@ def assert_clean_but_known_noise(page) -> None:
         for _ in range(count):
             if message in page.console_errors:
                 page.console_errors.remove(message)
+    page.console_errors[:] = [e for e in page.console_errors if MEDIA_REMOVED not in e]
     assert_clean(page)
 
 
