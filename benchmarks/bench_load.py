@@ -775,6 +775,9 @@ def main() -> int:
     except TimeoutError:
         print(f"bench_load: over the {args.budget:.0f} s budget, stopped; partial results follow", file=sys.stderr)
         report["timed_out"] = True
+    except SystemExit as stop:  # SIGTERM: the servers are down; say what was measured
+        print(f"bench_load: terminated (exit {stop.code}); partial results follow", file=sys.stderr)
+        report["timed_out"] = report["terminated"] = True
     finally:
         killer.cancel()
     report.setdefault("wall_s", time.monotonic() - T_START)

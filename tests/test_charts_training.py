@@ -157,9 +157,14 @@ def test_large_panels_are_taller_and_use_larger_fonts():
 def test_live_specs_are_plain_json_without_data(multi_seed):
     specs = live_specs(multi_seed, 500)
     assert set(specs) == set(PANELS)
-    for name, spec in specs.items():
+    for name, spec in {**specs, "heatmap": live_heatmap_spec()}.items():
         assert "datasets" not in spec
         assert json.loads(json.dumps(spec)) == spec, name
+        # cheap for the browser: a canvas, no ARIA label per mark
+        assert spec["usermeta"] == {"embedOptions": {"renderer": "canvas"}}, name
+        assert spec["config"]["mark"]["aria"] is False, name
+        if name == "heatmap":
+            continue
         assert used_datasets(spec) == (MULTI_DATA if multi_seed else SINGLE_DATA)[name]
 
 
@@ -199,7 +204,7 @@ def test_arrow_datasets_encode_every_dataset_once_and_losslessly(single):
 
 
 def test_single_seed_datasets_columns_and_no_nan(single):
-    data = training_datasets(single)
+    data = training_datasets(single, max_points=400)
     assert set(data) == {"bars", "history", "evals", "episodes"}
     assert list(data["history"].columns) == ["iteration", "episode", "ma_return", *[f for f, _ in DIAGNOSTICS]]
     assert list(data["evals"].columns) == ["iteration", "eval_return"]
@@ -210,6 +215,13 @@ def test_single_seed_datasets_columns_and_no_nan(single):
     assert data["history"]["episode"].iloc[-1] == 4 * 300, "the line is placed at the episode count"
     np.testing.assert_array_equal(data["evals"]["iteration"], np.arange(7, 301, 7))
     assert len(data["episodes"]) == 1200
+
+
+def test_by_default_a_redraw_sends_at_most_200_points_per_line_and_600_dots(single):
+    data = training_datasets(single)
+    assert len(data["history"]) == 200 and len(data["evals"]) <= 200 and len(data["episodes"]) == 600
+    assert data["history"]["iteration"].iloc[-1] == 300 and data["episodes"]["episode"].iloc[-1] == 1200
+    assert len(live_heatmap_datasets(single.policy)["grid"]) == 25 * 25
 
 
 def test_the_solve_bars_follow_the_episode_limit(single):
@@ -231,7 +243,7 @@ def test_datasets_are_downsampled_whatever_the_length(single):
 
 
 def test_datasets_up_to_an_update(single):
-    data = training_datasets(single, upto=100)
+    data = training_datasets(single, upto=100, max_points=400)
     assert data["history"]["iteration"].max() == 100
     assert data["evals"]["iteration"].max() == 98
     assert data["episodes"]["episode"].max() == 400
@@ -301,7 +313,7 @@ def test_the_live_heatmap_changes_as_the_policy_learns():
         live.advance(5.0)
     after = live_heatmap_datasets(live.policy)["grid"]["p_right"].to_numpy()
     assert np.abs(after - before).max() > 0.3
-    assert len(live_heatmap_datasets(live.policy)["grid"]) == 31 * 31, "the page's default resolution"
+    assert len(live_heatmap_datasets(live.policy)["grid"]) == 25 * 25, "the page's default resolution"
     # a solved linear policy pushes right when the pole falls right (theta > 0, theta_dot > 0)
     grid = live_heatmap_datasets(live.policy)["grid"]
     falling_right = grid[(grid["theta_lo"] > 6) & (grid["theta_dot_lo"] > 0.5)]
