@@ -30,17 +30,39 @@ ADVANCED = "Evaluation, budgets and more"
 LABELS = {name: label for name, _, label, _ in FORM_ADVANCED}
 KINDS = {name: kind for name, kind, _, _ in FORM_ADVANCED}
 SAMPLER = """() => {
-  window.__seen = []; let last = null;
+  // Per redraw (a new progress caption): its time, the caption, the dots of the returns chart
+  // (its bluish pixels: the dots are the only blue there) and a signature of the heatmap's
+  // colours. The charts draw on canvases some frames after the caption (many on a busy
+  // machine), so the pixels are read again on every 3rd of the next 120 frames and the record
+  // keeps the last reading.
+  window.__seen = []; let last = null, pending = 0;
+  const pixels = (chart) => {
+    const canvas = chart && chart.querySelector('canvas');
+    if (!canvas || !canvas.width || !canvas.height) return null;
+    return canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  };
   const sample = () => {
     const caption = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stCaptionContainer"]')]
       .map(e => e.innerText).find(t => /^update \\d+/.test(t));
-    const charts = document.querySelectorAll('[data-testid="stMain"] [data-testid="stVegaLiteChart"]');
-    const dots = charts[0] ? charts[0].querySelectorAll('g.mark-symbol path').length : -1;
-    const cells = charts[1] ? [...charts[1].querySelectorAll('g.mark-rect.role-mark path')] : [];
-    const heat = cells.map(c => c.getAttribute('fill')).join('');
-    let hash = 0; for (let i = 0; i < heat.length; i++) hash = (hash * 31 + heat.charCodeAt(i)) | 0;
-    const key = caption + '|' + dots + '|' + hash;
-    if (caption && key !== last) { last = key; window.__seen.push([performance.now(), caption, dots, hash, cells.length]); }
+    if (caption && caption !== last) {
+      last = caption; pending = 120; window.__seen.push([performance.now(), caption, -1, 0]);
+    }
+    if (pending > 0 && pending-- % 3 === 0) {
+      const charts = document.querySelectorAll('[data-testid="stMain"] [data-testid="stVegaLiteChart"]');
+      const record = window.__seen[window.__seen.length - 1];
+      const returns = pixels(charts[0]);
+      if (returns) {
+        let blue = 0;
+        for (let i = 0; i < returns.length; i += 4) if (returns[i + 2] - returns[i] > 25 && returns[i + 3] > 0) blue++;
+        record[2] = blue;
+      }
+      const heat = pixels(charts[1]);
+      if (heat) {
+        let sig = 0;
+        for (let i = 0; i < heat.length; i += 4 * 7) sig = (sig * 31 + heat[i] + 2 * heat[i + 1] + 3 * heat[i + 2]) | 0;
+        record[3] = sig;
+      }
+    }
     requestAnimationFrame(sample);
   };
   requestAnimationFrame(sample);
@@ -50,6 +72,30 @@ SAMPLER = """() => {
 # ---------------------------------------------------------------------------------------------
 # Helpers (shared with benchmarks/bench_live.py)
 # ---------------------------------------------------------------------------------------------
+def watch_charts(page) -> None:
+    """Record the data every chart receives: parse the server's websocket messages (Streamlit's
+    ForwardMsg protobufs) and keep, per chart delta, {dataset name: Arrow table}. Call before
+    the page opens its websocket."""
+    import pyarrow as pa
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    page.chart_data = []
+
+    def on_frame(payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg()
+        msg.ParseFromString(payload)
+        if msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
+            return
+        element = msg.delta.new_element
+        if element.WhichOneof("type") == "vega_lite_chart":
+            tables = {d.name: pa.ipc.open_stream(d.data.data).read_all() for d in element.vega_lite_chart.datasets}
+            page.chart_data.append(tables)
+
+    page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+
+
 def open_train(page, url: str) -> None:
     """Home first (a fresh server runs a deep link without the entry), then the page."""
     page.goto(url)
@@ -114,21 +160,18 @@ def update_of(text: str) -> int:
 
 
 def seen(page) -> list[list]:
-    """[(ms, caption, dots in the returns chart, heatmap signature, heatmap cells)], one per change."""
+    """The sampler's records: one per redraw (see SAMPLER)."""
     return page.evaluate("window.__seen")
 
 
 def redraws(samples: list[list]) -> list[list]:
-    """One sample per redraw of the dashboard (a new progress caption): the time the caption
-    changed, with the charts as they were last seen under that caption (Vega draws a frame
-    or two after the caption)."""
-    out = []
-    for s in samples:
-        if out and s[1] == out[-1][1]:
-            out[-1] = [out[-1][0], *s[1:]]
-        else:
-            out.append(list(s))
-    return out
+    """[(ms, caption, blue pixels of the returns chart, heatmap signature)], one per redraw."""
+    return samples
+
+
+def scroll_to_top(page) -> None:
+    page.evaluate("""() => document.querySelector('[data-testid="stMain"]').scrollTo(0, 0)""")
+    page.wait_for_timeout(300)
 
 
 def wait_until_finished(page, timeout: float = 120_000) -> None:
@@ -146,6 +189,7 @@ def wait_until_finished(page, timeout: float = 120_000) -> None:
 # ---------------------------------------------------------------------------------------------
 def test_start_redraws_the_charts_the_heatmap_changes_and_the_solved_banner_shows(server, page, tmp_path):
     watch_network(page)
+    watch_charts(page)
     open_train(page, server["url"])
     # the default preset, kept training past the solve for 45 updates: a few seconds of redraws
     set_advanced(page, stop_on_solve=False, max_updates=45)
@@ -156,17 +200,20 @@ def test_start_redraws_the_charts_the_heatmap_changes_and_the_solved_banner_show
     page.locator(MAIN).get_by_text(re.compile(r"^update 45 · ")).wait_for(timeout=120_000)
     wall = time.perf_counter() - start
     wait_until_finished(page)
-    samples = seen(page)
-    frames = redraws(samples)
+    frames = redraws(seen(page))
     updates = [update_of(s[1]) for s in frames]
     assert len(frames) >= 5, f"several redraws while training, got {updates}"
     assert updates == sorted(updates) and updates[-1] == 45 and updates[0] <= 1
-    dots = [s[2] for s in frames if s[2] >= 0]
-    assert len(set(dots)) >= 4 and dots[-1] > 16 * 10, f"the returns chart gains points: {dots}"
-    assert dots == sorted(dots)
-    heat = {s[3] for s in samples if s[4] > 0}
-    assert len(heat) >= 3, "the live heatmap changes as the policy learns"
-    assert {s[4] for s in samples if s[4] > 0} == {31 * 31}
+    # the returns chart gains points: the episode dots it is sent grow redraw after redraw ...
+    points = [len(t["episodes"]) for t in page.chart_data if "episodes" in t]
+    assert len(points) >= 5 and points == sorted(points) and points[-1] == 600 > points[1], points
+    # ... and its picture changes (its blue dots, counted in the canvas)
+    blue = [s[2] for s in frames if s[2] >= 0]
+    assert len(set(blue)) >= 4, f"the returns chart is redrawn: {blue}"
+    # the live heatmap changes: its data and its picture
+    grids = [t["grid"].column("p_right").to_pylist() for t in page.chart_data if "grid" in t]
+    assert len(grids) >= 5 and len({tuple(g) for g in grids}) >= 4 and len(grids[-1]) == 25 * 25
+    assert len({s[3] for s in frames if s[3]}) >= 3, "the heatmap's picture changes as the policy learns"
     rate = (len(frames) - 1) / ((frames[-1][0] - frames[0][0]) / 1000)
     print(f"\n{len(frames)} redraws in {wall:.1f} s: {rate:.1f} redraws/s; updates seen {updates}")
     banner = page.locator(MAIN).get_by_text(re.compile(r"^Solved at update")).inner_text()
@@ -188,6 +235,7 @@ def test_start_redraws_the_charts_the_heatmap_changes_and_the_solved_banner_show
     info.value.save_as(csv)
     assert csv.read_text().count("\n") == 1 + 45
     assert_clean_but_known_noise(page)
+    scroll_to_top(page)
     screenshot(page, "train-solved")
     full_screenshot(page, "train-solved")
 
