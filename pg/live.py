@@ -87,6 +87,7 @@ class SeedRun:
                                  self.recorder.episodes, update.eval_return)
         if update.stop_reason:
             self.finished, self.stop_reason = True, update.stop_reason
+            self.updates.close()  # free the rollout and evaluation buffers a finished run no longer needs
 
 
 class LiveRun:
