@@ -217,7 +217,8 @@ class Server:
 
     def metrics(self) -> dict:
         """Streamlit's /_stcore/metrics: live sessions, and the bytes held per cache type
-        (session state, st.cache_data, st.cache_resource ...)."""
+        (session state, st.cache_data, st.cache_resource, media files ...). Streamlit computes
+        the cache figures at most every 5 s, so they may lag by that much."""
         try:
             text = urlopen(self.url + "/_stcore/metrics", timeout=10).read().decode()
         except OSError as error:
@@ -409,7 +410,8 @@ async def memory_after_close(server: Server, browser, deadline: Deadline) -> dic
     """RSS ``server.settle`` s after the last context closed, then after a probe session made
     Streamlit drop the expired disconnected sessions."""
     await deadline.sleep(max(server.settle, server.ttl + 1.0))
-    out = {"after_close_mb": await server.settled_rss_mb(), "after_close_metrics": server.metrics()}
+    out = {"after_close_mb": await server.settled_rss_mb(),
+           "after_close_metrics": await asyncio.to_thread(server.metrics)}
     # dropped sessions release their media files: wait for that (the probe's own disconnect may
     # take a moment to reach a loaded server), up to 15 s
     media, limit = "st_memory_media_file_storage", server.baseline_media + 2**20
@@ -417,10 +419,11 @@ async def memory_after_close(server: Server, browser, deadline: Deadline) -> dic
         await probe(browser, server.url, deadline)
         for _ in range(15):
             await deadline.sleep(1.0)
-            if server.metrics().get("cache_bytes", {}).get(media, 0) <= limit or deadline.left() < 3:
+            held = (await asyncio.to_thread(server.metrics)).get("cache_bytes", {}).get(media, 0)
+            if held <= limit or deadline.left() < 3:
                 break
     out["after_reap_mb"] = await server.settled_rss_mb()
-    out["after_reap_metrics"] = server.metrics()
+    out["after_reap_metrics"] = await asyncio.to_thread(server.metrics)
     out["sessions_dropped"] = out["after_reap_metrics"].get("cache_bytes", {}).get(media, 0) <= limit
     return out
 
@@ -440,7 +443,7 @@ async def isolation_round(browser, server: Server, seeds: list[int], wants: dict
         ready = await open_all(sessions, server.url, deadline, open_cutoff)
         report["open_all_s"] = time.monotonic() - t
         report["opened"] = len(ready)
-        report["metrics_all_open"] = server.metrics()
+        report["metrics_all_open"] = await asyncio.to_thread(server.metrics)
         log(f"  {len(ready)} of {len(sessions)} sessions on Live training after {report['open_all_s']:.1f} s; Start")
         t0 = time.monotonic()  # everyone presses Start now
         await asyncio.gather(*(guarded(s, s.train, t0, deadline) for s in ready))
@@ -507,7 +510,7 @@ async def phase_isolation(report: dict, browser, n: int, rounds: int, ttl: int, 
         await probe(browser, server.url, deadline)
         await deadline.sleep(2.0)
         report["baseline_mb"] = await server.settled_rss_mb()
-        report["baseline_metrics"] = server.metrics()
+        report["baseline_metrics"] = await asyncio.to_thread(server.metrics)
         server.baseline_media = report["baseline_metrics"].get("cache_bytes", {}).get("st_memory_media_file_storage", 0)
         for k in range(rounds):
             log(f"phase 1: baseline {report['baseline_mb']:.0f} MB; round {k + 1}")

@@ -157,9 +157,10 @@ def used_datasets(spec: dict) -> set[str]:
 def training_datasets(live, upto: int | None = None, max_points: int = 200) -> dict[str, pd.DataFrame]:
     """The named datasets of the dashboard for a pg.live.LiveRun, up to update ``upto``."""
     max_steps = live.cfg.max_episode_steps
-    bars = [(V1_BAR, "475: CartPole-v1 solved")] if max_steps >= V1_BAR else []
-    bars.append((V0_BAR, "195: CartPole-v0 (200-step episodes) solved"))
-    data = {"bars": pd.DataFrame({"value": [b for b, _ in bars], "label": [t for _, t in bars]})}
+    bars = [(V1_BAR, "475: CartPole-v1 solved"), (V0_BAR, "195: CartPole-v0 (200-step episodes) solved")]
+    bars = [(b, t) for b, t in bars if b <= max_steps]  # a bar above the y scale would wreck the layout
+    data = {"bars": pd.DataFrame({"value": pd.Series([b for b, _ in bars], dtype=float),
+                                  "label": pd.Series([t for _, t in bars], dtype=object)})}
     if len(live.seeds) > 1:
         frames = []
         for field in BAND_FIELDS:
