@@ -60,17 +60,35 @@ except ValueError as error:
 publish(TrainState(preset=ss.train_preset, **values, n_seeds=n_seeds, speed=speed, pace=pace))
 
 
-def new_run():
-    created = run_registry().created
-    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get(cfg, n_seeds), 0, None, 0.0
-    if run_registry().created > created:
+def form_config():
+    """(config, seeds) from the form as it is now. In a button's callback that is this click's
+    values, a number typed and not yet committed with Enter included: the `cfg` above is the
+    previous script run's. None if the settings cannot train."""
+    try:
+        return config_from_form({name: ss[f"train_{name}"] for name, *_ in FORM_MAIN + FORM_ADVANCED}), ss.train_n_seeds
+    except ValueError:
+        return None, ss.train_n_seeds
+
+
+def new_run(cfg, n_seeds):
+    def announce(_run):  # once per computed run (the load test and the session tests count these)
         print(f"[pg] computing a new run: seed {cfg.seed}, {n_seeds} seed(s)", flush=True)
+
+    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get(cfg, n_seeds, announce), 0, None, 0.0
+
+
+def ensure_run(restart_finished: bool) -> bool:
+    cfg, n_seeds = form_config()
+    if cfg is None:
+        return False
+    live = ss.get("live")
+    if live is None or (restart_finished and live.finished) or live.cfg != cfg or len(live.seeds) != n_seeds:
+        new_run(cfg, n_seeds)
+    return True
 
 
 def start():
-    if ss.get("live") is None or ss.live.finished or ss.live.cfg != cfg or len(ss.live.seeds) != n_seeds:
-        new_run()
-    ss.running = speed != SPEEDS[2]
+    ss.running = ensure_run(restart_finished=True) and ss.train_speed != SPEEDS[2]
 
 
 def stop():
@@ -80,9 +98,9 @@ def stop():
 
 
 def step():
-    if ss.get("live") is None or ss.live.cfg != cfg or len(ss.live.seeds) != n_seeds:
-        new_run()
     ss.running = False
+    if not ensure_run(restart_finished=False):
+        return
     if ss.shown >= ss.live.n:
         ss.live.step()
     ss.shown = min(ss.shown + 1, ss.live.n)

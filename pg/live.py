@@ -290,13 +290,17 @@ class RunRegistry:
         self._lock = threading.Lock()
         self.created = 0
 
-    def get(self, cfg: TrainConfig, n_seeds: int = 1) -> LiveRun:
+    def get(self, cfg: TrainConfig, n_seeds: int = 1, on_create=None) -> LiveRun:
+        """The run for these settings; ``on_create(run)`` is called (under the lock, so once
+        per run however many sessions ask at the same moment) when it is a new one."""
         key = (cfg, n_seeds)
         with self._lock:
             run = self._runs.pop(key, None)
             if run is None or (run.error is None and run.finished and run.n == 0):
                 run = LiveRun(cfg, n_seeds)
                 self.created += 1
+                if on_create is not None:
+                    on_create(run)
             self._runs[key] = run  # most recently used last
             while len(self._runs) > self.max_entries:
                 self._runs.pop(next(iter(self._runs)))

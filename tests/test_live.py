@@ -519,6 +519,22 @@ def test_run_registry_hands_out_one_run_per_settings_and_forgets_the_oldest():
     assert registry.get(quick(), 1) is not a, "the least recently used was evicted"
 
 
+def test_run_registry_announces_each_new_run_once_however_many_threads_ask():
+    registry, announced = RunRegistry(), []
+    barrier = threading.Barrier(8)
+
+    def ask():
+        barrier.wait()
+        registry.get(quick(seed=9), 1, announced.append)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(announced) == 1 == registry.created and announced[0] is registry.get(quick(seed=9), 1)
+
+
 def test_a_shared_run_trained_from_two_threads_is_the_same_run():
     cfg = quick(max_updates=40, stop_on_solve=False, eval_every=5)
     shared = LiveRun(cfg)

@@ -212,6 +212,20 @@ def test_start_trains_to_the_end_and_publishes_the_run(at):
     assert set(downloads) == {"Policy (.npz)", "History (CSV)"}
 
 
+def test_start_and_step_train_the_values_changed_in_the_same_click(at):
+    """A browser sends a number typed and not committed with Enter together with the click that
+    blurs it: the button's callback must train the new value, not the last script run's."""
+    at.number_input(key="train_seed").set_value(7)
+    at.number_input(key="train_max_updates").set_value(3)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    live = at.session_state["live"]
+    assert live.cfg.seed == 7 and live.cfg.max_updates == 3 and live.n <= 3
+    at.number_input(key="train_seed").set_value(8)
+    at.button(key="train_step").click().run()
+    assert at.session_state["live"].cfg.seed == 8 and at.session_state["live"].n == 1
+
+
 def test_the_downloads_are_the_run(at):
     click(at, "train_start")
     live = at.session_state["live"]
