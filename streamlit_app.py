@@ -10,6 +10,7 @@ import streamlit as st
 
 from pages._links import note_page
 from pages._presenter import follow_story, presenter_switch, story_bar
+from pages._shared import memory_janitor
 
 st.set_page_config(
     page_title="Policy Gradients, Visually",
@@ -27,6 +28,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare estimators", icon=":material/compare_arrows:", url_path="compare"),
 ]
 
+memory_janitor()  # one per server: what finished sessions freed goes back to the system
 navigation = st.navigation(PAGES)
 follow_story()  # a story Next or Back was clicked: go there
 note_page(navigation.url_path)  # a new visit to a page reads its settings from the URL (pages/_links.py)

@@ -69,8 +69,8 @@ def restore(kind, prefix: str, allowed: dict | None = None) -> None:
         for name, value in asdict(state).items():
             if value is None:
                 ss.pop(prefix + name, None)
-            else:
-                ss[prefix + name] = value
+            else:  # (a multiselect's key holds a list)
+                ss[prefix + name] = list(value) if isinstance(value, tuple) else value
 
 
 def publish(state) -> str:

@@ -14,6 +14,7 @@ import streamlit as st
 from pg.checkpoint import CheckpointError, Run, load_run
 from pg.episode import Episode, run_episode, visited_states
 from pg.live import RunRegistry
+from pg.memory import MemoryJanitor
 from pg.policies import SoftmaxPolicy, policy_from_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,17 @@ def _visited(spec_json: str, params: np.ndarray, episodes: int, seed: int) -> np
 def visited(policy, episodes: int = 8, seed: int = 0) -> np.ndarray:
     """(M, 4) the states of ``episodes`` greedy episodes of ``policy``, cached."""
     return _visited(json.dumps(policy.spec), policy.params, episodes, seed)
+
+
+@st.cache_resource(show_spinner=False)
+def memory_janitor() -> MemoryJanitor:
+    """One per server: gives the memory that finished sessions freed back to the system every
+    10 s (pg/memory.py says why a Streamlit server needs it)."""
+
+    def log(released: int, seconds: float):
+        print(f"[pg] gave {released / 2**20:.0f} MB of freed memory back in {seconds * 1000:.0f} ms", flush=True)
+
+    return MemoryJanitor(interval=10.0, on_release=log).start()
 
 
 @st.cache_resource(show_spinner=False)

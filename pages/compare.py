@@ -7,18 +7,26 @@ import time
 import pandas as pd
 import streamlit as st
 
+from pages._links import publish, restore
 from pages._shared import run_through_entry
 from pg.charts.compare import compare_datasets, compare_specs, with_data
-from pg.compare import CompareSettings, ComparisonRegistry, describe, formatted_table
-from pg.estimators import DEFAULT_ESTIMATORS, gae_spec
+from pg.compare import (
+    COMPARE_CHOICES,
+    COMPARE_EPISODES,
+    MAX_ESTIMATORS,
+    CompareSettings,
+    ComparisonRegistry,
+    describe,
+    formatted_table,
+)
+from pg.estimators import gae_spec
 from pg.live import MAX_SEEDS
+from pg.state import CompareState, defaults
 from pg.variance import GradientProbe, estimate_statistics
 
 run_through_entry()
 
 TICK = 0.2  # seconds of computing between two redraws
-CHOICES = ("reinforce", "rtg", "rtg-moving-average", "rtg-batch-mean", "rtg-value", "td0", "gae")
-EPISODES = (4, 8, 16, 32, 64)
 ss = st.session_state
 large = bool(ss.get("present"))
 
@@ -43,19 +51,24 @@ st.markdown("Every estimator below is the same REINFORCE update with a different
             "Each trains on CartPole from the same seeds; then each one's gradient is measured many times at "
             "the same fixed policies, so the *variance* the theory talks about is a number you can read.")
 
+restore(CompareState, "compare_")  # a link's settings, on the first run of a visit
+for name, value in defaults(CompareState).items():  # the widgets' defaults (keys, not arguments)
+    ss.setdefault(f"compare_{name}", list(value) if isinstance(value, tuple) else value)
 with st.sidebar:
-    chosen = st.multiselect("Estimators (up to 4)", CHOICES, default=[e.partition(":")[0] for e in DEFAULT_ESTIMATORS],
-                            format_func=SHORT.get, max_selections=4, key="compare_estimators",
+    chosen = st.multiselect(f"Estimators (up to {MAX_ESTIMATORS})", COMPARE_CHOICES, format_func=SHORT.get,
+                            max_selections=MAX_ESTIMATORS, key="compare_estimators",
                             help="The charts and the table name each in full. GAE(λ) uses the λ below.")
-    lam = st.slider("GAE λ", 0.0, 1.0, 0.95, 0.05, key="compare_lambda", disabled="gae" not in chosen,
+    lam = st.slider("GAE λ", 0.0, 1.0, step=0.05, key="compare_gae_lambda", disabled="gae" not in chosen,
                     help="λ = 1 is reward-to-go minus V(s); λ = 0 is TD(0)")
-    n_seeds = st.slider("Seeds per estimator", 1, MAX_SEEDS, 3, key="compare_seeds")
-    episodes = st.select_slider("Episodes per update", EPISODES, 16, key="compare_episodes")
+    n_seeds = st.slider("Seeds per estimator", 1, MAX_SEEDS, key="compare_seeds")
+    episodes = st.select_slider("Episodes per update", COMPARE_EPISODES, key="compare_episodes")
     critic = st.radio("Critic V(s) (value baseline, TD(0), GAE)", ("mlp", "linear"), key="compare_critic",
                       format_func={"mlp": "neural network (32 tanh units)", "linear": "linear"}.get)
-    normalize = st.toggle("Normalise advantages", False, key="compare_normalize",
+    normalize = st.toggle("Normalise advantages", key="compare_normalize",
                           help="Off: each estimator as the theory defines it. On: rescaled per batch, which hides "
                                "much of the difference.")
+if chosen:  # (no estimator is not a state a link can hold: the page warns instead)
+    publish(CompareState(tuple(chosen), lam, n_seeds, episodes, critic, normalize))
 
 names = tuple(gae_spec(lam).name if c == "gae" else c for c in chosen)
 settings = None

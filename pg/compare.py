@@ -45,6 +45,12 @@ MID_RETURN = 150.0  # the "mid" checkpoint: training episodes balance 150 of 500
 CHECKPOINTS = ("start", "mid")
 
 
+# What the Compare page offers: estimator families ("gae" takes its lambda from a slider) and
+# episodes per update
+COMPARE_CHOICES = ("reinforce", "rtg", "rtg-moving-average", "rtg-batch-mean", "rtg-value", "td0", "gae")
+COMPARE_EPISODES = (4, 8, 16, 32, 64)
+
+
 @dataclass(frozen=True)
 class CompareSettings:
     """What a comparison runs: estimators, seeds, and the base config they share."""

@@ -29,8 +29,10 @@ import re
 from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
+from pg.compare import COMPARE_CHOICES, COMPARE_EPISODES, MAX_ESTIMATORS
 from pg.envs.cartpole import INIT_BOUND, X_THRESHOLD
 from pg.episode import MAX_NUDGE
+from pg.estimators import DEFAULT_ESTIMATORS
 from pg.live import MAX_SEEDS
 from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 
@@ -48,7 +50,7 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 @dataclass(frozen=True)
 class Spec:
     kind: str
-    """"number", "integer", "choice", "flag" or "text\""""
+    """"number", "integer", "choice", "subset", "flag" or "text\""""
     low: float | None = None
     high: float | None = None
     low_open: bool = False
@@ -70,6 +72,8 @@ class Spec:
             return "1 or 0 (on or off)"
         if self.kind == "choice":
             return "one of " + ", ".join(self.write(o) for o in self.options)
+        if self.kind == "subset":
+            return f"1 to {self.high:.0f} of " + ", ".join(self.options) + ", separated by commas, each once"
         if self.kind == "text":
             return f"text of letters, digits, spaces and , . + - _ (at most {MAX_LENGTH} characters)"
         bracket = "(" if self.low_open else "["
@@ -82,6 +86,8 @@ class Spec:
             return "1" if value else "0"
         if self.kind == "choice":
             return slug(value) if self.slugs else str(value)
+        if self.kind == "subset":
+            return ",".join(value)
         if self.kind == "number":
             return _plain(_on_grid(value, self.step, self.low))
         return str(value)
@@ -95,6 +101,10 @@ class Spec:
             for option in self.options:
                 if text == str(option) or (self.slugs and slug(text) == slug(option)):
                     return option
+        elif self.kind == "subset":
+            parts = tuple(text.split(","))
+            if set(parts) <= set(self.options) and len(set(parts)) == len(parts) and 1 <= len(parts) <= self.high:
+                return parts
         elif self.kind == "text":
             if _TEXT.fullmatch(text):
                 return text
@@ -141,6 +151,11 @@ def integer(default: int | None, low: int, high: int, none_means: str | None = N
 
 def choice(default, options, slugs: bool = False):
     return field(default=default, metadata={"spec": Spec("choice", options=tuple(options), slugs=slugs)})
+
+
+def subset(default: tuple, options, most: int):
+    """Some of ``options`` (1 to ``most``, each once, in the order given), written "a,b,c"."""
+    return field(default=default, metadata={"spec": Spec("subset", high=most, options=tuple(options))})
 
 
 def flag(default: bool):
@@ -305,6 +320,20 @@ class ReplayState:
     nudge_strength: float = number(1.0, -MAX_NUDGE, MAX_NUDGE, 0.1)
 
 
+@dataclass(frozen=True)
+class CompareState:
+    """Compare estimators: the sidebar (which estimators, GAE's lambda, seeds, episodes per
+    update, the critic, normalisation). The results come from pressing Run: the same settings
+    give the same numbers, computed once per server."""
+
+    estimators: tuple = subset(tuple(e.partition(":")[0] for e in DEFAULT_ESTIMATORS), COMPARE_CHOICES, MAX_ESTIMATORS)
+    gae_lambda: float = number(0.95, 0.0, 1.0, 0.05)
+    seeds: int = integer(3, 1, MAX_SEEDS)
+    episodes: int = choice(16, COMPARE_EPISODES)
+    critic: str = choice("mlp", ("mlp", "linear"))
+    normalize: bool = flag(False)
+
+
 APP_KEYS = tuple(specs(AppState))
 
 
@@ -406,6 +435,8 @@ def _using(spec: Spec, value) -> str:
         return spec.none_means
     if spec.kind == "flag":
         return "on" if value else "off"
+    if spec.kind == "subset":
+        return ", ".join(value)
     return f"`{spec.write(value)}`" if spec.kind == "text" else spec.write(value)
 
 
@@ -457,6 +488,7 @@ __all__ = [
     "TrainState",
     "HeatmapState",
     "ReplayState",
+    "CompareState",
     "APP_KEYS",
     "SPEEDS",
     "MAX_LENGTH",

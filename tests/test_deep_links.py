@@ -5,13 +5,14 @@ parameters into warnings that name them (never an exception). Presenter mode and
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from app_helpers import APP, texts
 from streamlit.testing.v1 import AppTest
 from test_page_replay import quick_video  # noqa: F401  (a fixture: fast stand-in for the encoder)
 
-from pg.state import HeatmapState, ReplayState, TheoremState, TrainState, to_query
+from pg.state import CompareState, HeatmapState, ReplayState, TheoremState, TrainState, to_query
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -153,8 +154,8 @@ def round_trip(page: str, set_widgets) -> tuple[AppTest, AppTest]:
     assert_clean(first)
     url = link(first)
     assert url.startswith(f"/{page}")
-    query = dict(pair.split("=", 1) for pair in url.partition("?")[2].split("&") if pair)
-    assert {k: v.replace("+", " ") for k, v in query.items()} == first.query_params
+    query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
+    assert query == first.query_params
     second = visit(page, first.query_params)
     assert_clean(second)
     assert warnings_of(second) == []
@@ -257,6 +258,34 @@ def test_replay_round_trip(quick_video):  # noqa: F811
     assert shown(second) == shown(first)
 
 
+def test_compare_round_trip():
+    def change(at):
+        at.multiselect(key="compare_estimators").set_value(["rtg", "td0", "gae"]).run()
+        at.slider(key="compare_gae_lambda").set_value(0.5).run()
+        at.slider(key="compare_seeds").set_value(1).run()
+        at.select_slider(key="compare_episodes").set_value(8).run()
+        at.radio(key="compare_critic").set_value("linear").run()
+        at.toggle(key="compare_normalize").set_value(True).run()
+
+    first, second = round_trip("compare", change)
+    assert first.query_params == {
+        "estimators": "rtg,td0,gae",
+        "gae_lambda": "0.5",
+        "seeds": "1",
+        "episodes": "8",
+        "critic": "linear",
+        "normalize": "1",
+    }
+    assert all_widgets(second, "compare_") == all_widgets(first, "compare_")
+    assert second.multiselect(key="compare_estimators").value == ["rtg", "td0", "gae"]
+    # the same numbers: both sessions run the comparison the link describes
+    for at in (first, second):
+        at.button(key="compare_run").click().run()
+        assert_clean(at)
+    assert shown(second) == shown(first)
+    assert "GAE λ = 0.5" in shown(second)
+
+
 # ---------------------------------------------------------------------------------------------
 # The URL follows the widgets, and a later rerun never reads a stale URL back
 # ---------------------------------------------------------------------------------------------
@@ -321,6 +350,12 @@ BAD = {
         {"checkpoint": "99999", "x": "3", "x_dot": "0.05", "overlay": "yes please", "θ": "1"},
         ["checkpoint", "x", "x_dot", "overlay", "\\u03b8"],
         HeatmapState,
+    ),
+    "compare": (
+        {"estimators": "rtg,rtg", "gae_lambda": "0.97", "seeds": "1.5", "episodes": "10", "critic": "Linear",
+         "normalize": "-1", "lambda": "0.9"},
+        ["estimators", "gae_lambda", "seeds", "episodes", "critic", "normalize", "lambda"],
+        CompareState,
     ),
     "replay": (
         {"seed": "-5", "mode": "greedy' OR 1=1", "nudge_step": "1000", "nudge_strength": "1e400", "x" * 300: "1"},
@@ -396,6 +431,7 @@ def test_the_story_on_home_lists_the_pages_in_teaching_order_and_next_opens_the_
         "**3. Live training**",
         "**4. Policy heatmap**",
         "**5. Replay**",
+        "**6. Compare estimators**",
     ]
     assert at.button(key="story_back").disabled and not at.button(key="story_next").disabled
     at.button(key="story_next").click().run()

@@ -29,7 +29,7 @@ SETTINGS = CompareSettings(("rtg-batch-mean", "gae:1"), n_seeds=1, batch_episode
 def ran():
     at = open_page("compare", timeout=180)
     at.sidebar.multiselect(key="compare_estimators").set_value(CHOSEN)
-    at.sidebar.slider(key="compare_lambda").set_value(1.0)
+    at.sidebar.slider(key="compare_gae_lambda").set_value(1.0)
     at.sidebar.slider(key="compare_seeds").set_value(1)
     at.sidebar.select_slider(key="compare_episodes").set_value(8)
     at.sidebar.radio(key="compare_critic").set_value("linear")
@@ -103,7 +103,7 @@ def test_changing_a_setting_after_a_run_says_the_results_are_the_old_ones(ran):
 def test_lambda_is_only_offered_with_gae_and_no_estimator_disables_run():
     at = open_page("compare")
     at.sidebar.multiselect(key="compare_estimators").set_value(["rtg", "td0"]).run()
-    assert at.sidebar.slider(key="compare_lambda").disabled
+    assert at.sidebar.slider(key="compare_gae_lambda").disabled
     at.sidebar.multiselect(key="compare_estimators").set_value([]).run()
     assert "Pick at least one estimator" in texts(at) and at.button(key="compare_run").disabled
 

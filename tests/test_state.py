@@ -18,6 +18,7 @@ from pg.state import (
     MAX_LENGTH,
     SPEEDS,
     AppState,
+    CompareState,
     HeatmapState,
     HomeState,
     ReplayState,
@@ -33,8 +34,8 @@ from pg.state import (
 )
 
 CONFIG = [name for name, *_ in FORM_MAIN + FORM_ADVANCED]
-KINDS = [AppState, HomeState, TheoremState, TrainState, HeatmapState, ReplayState]
-PAGE_KINDS = [TheoremState, TrainState, HeatmapState, ReplayState]
+KINDS = [AppState, HomeState, TheoremState, TrainState, HeatmapState, ReplayState, CompareState]
+PAGE_KINDS = [TheoremState, TrainState, HeatmapState, ReplayState, CompareState]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +122,8 @@ def value_of(spec):
         return st.booleans()
     if spec.kind == "choice":
         return st.sampled_from(spec.options)
+    if spec.kind == "subset":
+        return st.lists(st.sampled_from(spec.options), min_size=1, max_size=int(spec.high), unique=True).map(tuple)
     if spec.kind == "integer":
         ints = st.integers(int(spec.low), int(spec.high))
         return st.none() | ints if spec.optional else ints

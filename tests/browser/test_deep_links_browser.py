@@ -30,6 +30,8 @@ VIEW = """() => {
     checks: inside('input[type="checkbox"]').map(e => [label(e), e.checked]),
     radios: inside('[data-testid="stRadio"] input[type="radio"]').map(e => e.checked),
     selects: inside('[data-testid="stSelectbox"]').map(e => e.innerText.trim()),
+    chosen: inside('[data-testid="stMultiSelect"] [data-baseweb="tag"]').map(e => e.innerText.trim()),
+    tables: inside('[data-testid="stTable"]').map(e => e.innerText),
     metrics: inside('[data-testid="stMetricValue"]').map(e => e.innerText),
     captions: inside('[data-testid="stCaptionContainer"]').map(e => e.innerText),
   };
@@ -139,12 +141,38 @@ def set_replay(page):
     press(page, 1, *["ArrowLeft"] * 15)  # nudge strength: +1.0 -> -0.5
 
 
+def run_comparison(page):
+    """Press Run comparison and wait until it is done and the page has drawn its table."""
+    page.locator(MAIN).get_by_role("button", name="Run comparison").click()
+    page.wait_for_function(
+        """() => { const p = document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]');
+                   return p && p.innerText.includes('done:'); }""", timeout=180_000)
+    drawn(page)
+    page.locator(f'{MAIN} [data-testid="stTable"]').first.wait_for()
+
+
+def set_compare(page):
+    box = page.locator(SIDEBAR).locator('[data-testid="stMultiSelect"] input')
+    box.focus()
+    rerun_after(page, lambda: box.press("Backspace"))  # drops the last estimator, GAE(λ)
+    press(page, 1, "ArrowLeft", "ArrowLeft")  # seeds per estimator: 3 -> 1
+    press(page, 2, "ArrowLeft")  # episodes per update: 16 -> 8
+    click_text(page, "linear", SIDEBAR)  # the critic
+    run_comparison(page)
+
+
 PAGES = [
     # (path, heading, set the widgets, the query those settings make)
     ("/theorem", "The gradient theorem", set_theorem, {"problem": "bandit", "logit_0": "0.8", "seed": "11", "b": "1"}),
     ("/train", "Live training", set_train, {"preset": "neural-network", "seed": "3", "speed": "human-pace"}),
     ("/heatmap", "Policy heatmap", set_heatmap, {"checkpoint": "2", "x": "0.6", "overlay": "0"}),
     ("/replay", "Replay", set_replay, {"seed": "7", "mode": "sampled", "nudge": "1", "nudge_strength": "-0.5"}),
+    (
+        "/compare",
+        "Compare estimators",
+        set_compare,
+        {"estimators": "reinforce,rtg-batch-mean,td0", "seeds": "1", "episodes": "8", "critic": "linear"},
+    ),
 ]
 
 
@@ -166,6 +194,8 @@ def test_a_link_reproduces_the_view_in_a_fresh_browser(server, browser, page, pa
     try:
         if path == "/train":  # the numbers of a run appear once it has trained: one Step
             step_once(fresh)
+        if path == "/compare":  # and a comparison's once it has run
+            run_comparison(fresh)
         assert view(fresh) == shown, "the same widget values and the same numbers"
         assert fresh.url == url, "the link is kept in the address bar"
         assert fresh.locator('[data-testid="stAlertContentWarning"]').count() == 0
@@ -195,6 +225,12 @@ BAD_LINKS = [
         ["checkpoint", "x", "overlay", "k" * 24],
     ),
     ("/replay", "Replay", "?seed=-1&mode=GREEDY&nudge_step=0&theta=0.5", ["seed", "mode", "nudge_step", "theta"]),
+    (
+        "/compare",
+        "Compare estimators",
+        "?estimators=reinforce,ppo&gae_lambda=0.33&seeds=0&critic=%3Cb%3Ebig%3C/b%3E",
+        ["estimators", "gae_lambda", "seeds", "critic"],
+    ),
     ("/", "Policy Gradients, Visually", "?present=2&x=1", ["present", "x"]),
 ]
 

@@ -19,6 +19,7 @@ STORY = [  # (url path, heading) in teaching order
     ("/train", "Live training"),
     ("/heatmap", "Policy heatmap"),
     ("/replay", "Replay"),
+    ("/compare", "Compare estimators"),
 ]
 SIZES = """() => { const size = s => { const e = document.querySelector(s);
                                    return e ? parseFloat(getComputedStyle(e).fontSize) : null; };
@@ -71,7 +72,7 @@ def test_the_story_walks_every_page_in_order_with_next_and_back(server, projecto
         arrive(page, heading)
         assert urlsplit(page.url).path == path and query_of(page) == {"present": "1"}
         bar = page.locator(".st-key-story_bar")
-        assert f"Story: step {k} of 5" in bar.inner_text()
+        assert f"Story: step {k} of {len(STORY)}" in bar.inner_text()
         nxt = page.locator(".st-key-story_next button")
         if k < len(STORY):
             assert f"Next: {STORY[k][1]}" in nxt.inner_text()
@@ -99,7 +100,7 @@ def test_the_sidebar_switch_turns_presenter_mode_on_and_off(server, projector_pa
     drawn(page)
     assert page.evaluate(SIZES)["body"] > normal
     assert query_of(page) == {"present": "1"}
-    page.locator(".st-key-story_bar").get_by_text("Story: step 2 of 5").wait_for()
+    page.locator(".st-key-story_bar").get_by_text(f"Story: step 2 of {len(STORY)}").wait_for()
     switch.click()
     page.wait_for_timeout(400)
     drawn(page)
@@ -113,7 +114,7 @@ def test_a_presenters_link_opens_the_view_in_presenter_mode(server, projector_pa
     visit(page, server["url"] + "/heatmap?present=1&x=0.5&checkpoint=0", "Policy heatmap")
     assert page.locator('[data-testid="stSlider"] input[type="range"]').nth(1).get_attribute("aria-valuetext") == "0.5"
     assert page.get_by_text(re.compile(r"^Slice at x = 0\.5 m")).count() == 1
-    assert "Story: step 4 of 5" in page.locator(".st-key-story_bar").inner_text()
+    assert f"Story: step 4 of {len(STORY)}" in page.locator(".st-key-story_bar").inner_text()
     assert page.evaluate(SIZES)["body"] >= 22
     page.locator(".st-key-story_bar").get_by_role("button", name=re.compile("Notes")).click()
     page.get_by_text("Slide the checkpoint to update 0").wait_for()
