@@ -32,12 +32,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(extra_env: dict | None = None):
-    """Start ``streamlit run`` on a free loopback port; returns (process, url)."""
+def start_server(extra_env: dict | None = None, python: str | None = None):
+    """Start ``streamlit run`` on a free loopback port (with ``python``, this interpreter by
+    default); returns (process, url)."""
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        [python or sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
          "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
          "--client.toolbarMode", "minimal"],
