@@ -14,7 +14,7 @@ from pg.charts.training import (
     training_datasets,
     with_datasets,
 )
-from pg.live import MAX_SEEDS, progress_text, status_message
+from pg.live import MAX_SEEDS, follow, pace_through, progress_text, status_message
 from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 from pg.state import SPEEDS, TrainState
 
@@ -145,25 +145,12 @@ def dashboard():
         show_banner(banner, live, upto)
 
     draw()
-    last = time.perf_counter()
+    clock = time.perf_counter()
     while ss.running and not (live.finished and ss.shown >= live.n):
         if speed == SPEEDS[0]:  # compute what nobody has computed yet, else replay it at its speed
-            tick = time.perf_counter()
-            if live.updates_at(ss.view_seconds + TICK) >= live.n and not live.finished:
-                live.advance(TICK)
-            else:
-                time.sleep(TICK)
-            ss.view_seconds += time.perf_counter() - tick
-            ss.shown = live.n if live.finished and ss.view_seconds >= live.compute_seconds else (
-                live.updates_at(ss.view_seconds))
+            ss.shown, ss.view_seconds = follow(live, ss.view_seconds, TICK)
         else:  # human pace: show `pace` updates a second, computing only just ahead
-            time.sleep(max(0.0, TICK - (time.perf_counter() - last)))
-            now = time.perf_counter()
-            target = ss.shown + max(1, round(pace * (now - last)))
-            last = now
-            if live.n < target:
-                live.advance(TICK, max_updates=target - live.n)
-            ss.shown = min(target, live.n)
+            ss.shown, clock = pace_through(live, ss.shown, clock, pace, TICK)
         draw()
     if ss.running:  # finished: redraw the whole page (buttons, downloads)
         stop()

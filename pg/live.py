@@ -310,6 +310,41 @@ class RunRegistry:
         return len(self._runs)
 
 
+# ---------------------------------------------------------------------------------------------
+# One viewer's next frame: what the page shows after its next 0.2 s tick
+# ---------------------------------------------------------------------------------------------
+def follow(live: LiveRun, view_seconds: float, tick: float, sleep=time.sleep,
+           now=time.perf_counter) -> tuple[int, float]:
+    """"As fast as possible": a viewer ``view_seconds`` into a run (perhaps shared) computes the
+    next ``tick`` seconds if nobody has, else waits ``tick`` and replays what was computed then.
+
+    Returns (updates to show, the viewer's new time). A finished run shows every update once
+    the viewer has caught up with its computing time; so fifty viewers of one run see it at
+    the speed it was computed, whoever computed it."""
+    start = now()
+    if live.updates_at(view_seconds + tick) >= live.n and not live.finished:
+        live.advance(tick)
+    else:
+        sleep(tick)
+    view_seconds += now() - start
+    caught_up = live.finished and view_seconds >= live.compute_seconds
+    return (live.n if caught_up else live.updates_at(view_seconds)), view_seconds
+
+
+def pace_through(live: LiveRun, shown: int, clock: float, pace: float, tick: float,
+                 sleep=time.sleep, now=time.perf_counter) -> tuple[int, float]:
+    """"Human pace": show ``pace`` updates a second (at least one per tick), computing only just
+    ahead of what is shown. ``clock`` is the time of the last frame (``now()`` before the first).
+
+    Returns (updates to show, the time of this frame)."""
+    sleep(max(0.0, tick - (now() - clock)))
+    frame = now()
+    target = shown + max(1, round(pace * (frame - clock)))
+    if live.n < target:
+        live.advance(tick, max_updates=target - live.n)
+    return min(target, live.n), frame
+
+
 def progress_text(live: LiveRun, upto: int | None = None) -> str:
     """The caption under the banner: where the viewer is, in updates, steps and seconds."""
     shown = live.n if upto is None else min(upto, live.n)

@@ -23,6 +23,8 @@ from pg.live import (
     MOVING_AVERAGE_EPISODES,
     LiveRun,
     RunRegistry,
+    follow,
+    pace_through,
     progress_text,
     status_message,
 )
@@ -559,3 +561,57 @@ def test_a_shared_run_trained_from_two_threads_is_the_same_run():
     reference = finish(LiveRun(cfg))
     assert_same_history(shared.history(0), reference.history(0))
     assert math.isclose(shared.compute_seconds, shared.clock.column("seconds")[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# A viewer's frames: follow (as fast as possible, shared) and pace_through (human pace)
+# ---------------------------------------------------------------------------------------------
+class FakeClock:
+    """now() and sleep() on a clock that only moves when slept on."""
+
+    def __init__(self):
+        self.t, self.slept = 0.0, []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+def test_follow_computes_what_nobody_has_and_shows_all_of_it():
+    live = LiveRun(quick(max_updates=30, stop_on_solve=False))
+    shown, view = follow(live, 0.0, 0.05)
+    assert live.n >= 1 and shown == live.n and view >= live.compute_seconds > 0
+
+
+def test_follow_replays_a_computed_run_at_the_speed_it_was_computed():
+    live = finish(LiveRun(quick(max_updates=60, stop_on_solve=False, eval_every=5)))
+    n, computed = live.n, live.compute_seconds
+    clock, view, frames = FakeClock(), 0.0, []
+    while not frames or frames[-1] < n:
+        shown, view = follow(live, view, 0.01, clock.sleep, clock.now)
+        frames.append(shown)
+        assert shown == (n if view >= computed else live.updates_at(view))
+        assert len(frames) < 10_000
+    assert live.n == n and live.compute_seconds == computed, "nothing computed again"
+    assert frames == sorted(frames) and len(frames) == math.ceil(computed / 0.01 - 1e-9)
+    assert clock.slept == [0.01] * len(frames)
+
+
+def test_pace_through_shows_pace_updates_a_second_and_computes_only_just_ahead():
+    live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
+    clock = FakeClock()
+    shown, last, frames = 0, clock.now(), []
+    while shown < 12:
+        shown, last = pace_through(live, shown, last, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
+        frames.append(shown)
+        assert live.n == shown, "never more computed than shown"
+    assert frames == [2, 4, 6, 8, 10, 12] and clock.slept == [0.2] * 6
+    # a slow pace still moves: at least one update a frame, and never past the end of the run
+    slow = LiveRun(quick(max_updates=2, stop_on_solve=False, eval_every=100))
+    shown, last = 0, clock.now()
+    for _ in range(4):
+        shown, last = pace_through(slow, shown, last, pace=1, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert shown == slow.n == 2
