@@ -69,6 +69,13 @@ def replay(policy, **episode_kwargs) -> tuple[Episode, bytes]:
     return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
 
 
+@st.cache_resource(show_spinner=False)
+def shipped_replay() -> tuple[Episode, bytes]:
+    """Home's agent: the shipped policy's seed-0 episode and its MP4, made once per server and
+    shared by every session as it is (no copy per visitor)."""
+    return replay(shipped_run().policy, seed=0)
+
+
 def checkpoints(run: Run) -> list[tuple[int, SoftmaxPolicy]]:
     """[(iteration, policy)] from the earliest saved snapshot to the final policy.
 

@@ -5,14 +5,14 @@ import streamlit as st
 
 from pages._links import publish, restore
 from pages._presenter import story_panel
-from pages._shared import replay, run_through_entry, shipped_run
+from pages._shared import run_through_entry, shipped_replay, shipped_run
 from pg.state import HomeState
 
 run_through_entry()
 restore(HomeState, "home_")  # Home takes no settings: this only warns about unknown ones
 
 run = shipped_run()
-episode, video = replay(run.policy, seed=0)
+episode, video = shipped_replay()
 
 st.title("Policy Gradients, Visually")
 left, right = st.columns([1.15, 1], gap="large")
@@ -51,12 +51,15 @@ LINKS = [
      "What the agent does in every state, and how that picture forms during training."),
     ("pages/replay.py", "Replay", ":material/movie:",
      "Untrained against trained, side by side; flick the pole and watch the policy recover."),
+    ("pages/compare.py", "Compare estimators", ":material/compare_arrows:",
+     "REINFORCE, baselines, actor-critic and GAE side by side, each gradient's variance measured."),
 ]
 if st.session_state.get("present"):
     story_panel()  # presenter mode: the same pages as a story in teaching order, with Next and Back
 else:
     st.subheader("Explore")
-    for column, (path, label, icon, blurb) in zip(st.columns(len(LINKS)), LINKS):
+    columns = [column for _ in range(0, len(LINKS), 3) for column in st.columns(3)]  # rows of three
+    for column, (path, label, icon, blurb) in zip(columns, LINKS):
         with column.container(border=True):
             st.page_link(path, label=f"**{label}**", icon=icon)
             st.caption(blurb)

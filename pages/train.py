@@ -27,8 +27,7 @@ ss = st.session_state
 @st.cache_resource(show_spinner=False)
 def specs(multi_seed: bool, max_steps: int, large: bool = False) -> dict[str, dict]:
     """Chart specs are built (and validated) once per layout; redraws only send data."""
-    # (the live heatmap keeps its normal size: large=True squashes it in its narrow column)
-    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec()}
+    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec(large)}
 
 
 def apply_preset():

@@ -26,4 +26,23 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
         "train": "**Live training**",
         "heatmap": "**Policy heatmap**",
         "replay": "**Replay**",
+        "compare": "**Compare estimators**",
     }
+
+
+def test_the_agent_on_home_is_made_once_per_server(monkeypatch):
+    """Fifty visitors opening Home share one recorded episode and one encoded video."""
+    from pages._shared import _replay, shipped_replay
+
+    calls = []
+    monkeypatch.setattr("pg.render.replay_video", lambda states, *a, **k: calls.append(len(states)) or b"mp4")
+    shipped_replay.clear()
+    _replay.clear()
+    try:
+        first, second = open_page(), open_page()
+        assert not first.exception and not second.exception
+        assert calls == [500], "encoded once, for the 500-step episode"
+        assert shipped_replay() is shipped_replay()
+    finally:
+        shipped_replay.clear()
+        _replay.clear()

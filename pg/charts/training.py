@@ -207,7 +207,7 @@ def arrow_datasets(datasets: dict[str, pd.DataFrame]) -> dict[str, bytes]:
 LIVE_THETA_DOT = (-1.5, 1.5)  # rad/s: fixed while training, so the picture does not jump
 
 
-def live_heatmap_chart(large: bool = False, height: int = 300):
+def live_heatmap_chart(large: bool = False, height: int | None = None):
     """P(push right) over (theta, theta_dot) at x = x_dot = 0, from datasets "grid" and
     "boundary" (columns of pg.heatmap.policy_grid / decision_boundary)."""
     from pg.charts.policy import P_RIGHT_SCALE, THETA_DOT_TITLE, THETA_TITLE
@@ -219,13 +219,18 @@ def live_heatmap_chart(large: bool = False, height: int = 300):
         x2="theta_hi:Q",
         y=alt.Y("theta_dot_lo:Q", title=THETA_DOT_TITLE, scale=y_scale),
         y2="theta_dot_hi:Q",
-        color=alt.Color("p_right:Q", scale=P_RIGHT_SCALE, legend=alt.Legend(title="P(push right)", values=[0, 0.5, 1])),
+        # the legend below the map: beside it, it took a third of the narrow column's width
+        color=alt.Color("p_right:Q", scale=P_RIGHT_SCALE, legend=alt.Legend(
+            title="P(push right)", values=[0, 0.5, 1], orient="bottom", direction="horizontal", gradientLength=150)),
     )
     line = alt.Chart(alt.NamedData("boundary")).mark_line(color="#000000", strokeWidth=3, clip=True).encode(
         x=alt.X("theta:Q", scale=x_scale), y=alt.Y("theta_dot:Q", scale=y_scale), detail="segment:N", order="order:Q"
     )
-    chart = (cells + line).properties(height=height, width="container", title="The policy now: P(push right)")
-    return styled(chart, large=large)
+    chart = (cells + line).properties(height=height or (300 if large else 250), width="container",
+                                      title="The policy now: P(push right)")
+    # as the other panels: the width fits the column, the map itself keeps its height (a plain
+    # "fit" squeezed it to leave room for the titles and the legend inside the height)
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
 
 
 def live_heatmap_spec(large: bool = False) -> dict:
