@@ -49,7 +49,8 @@ with st.sidebar:
     with st.expander("Evaluation, budgets and more"):
         values |= {name: form_widget(name, kind, label, opts) for name, kind, label, opts in FORM_ADVANCED}
     speed = st.radio("Speed", SPEEDS, key="train_speed")
-    pace = st.slider("Human pace: updates per second", 1, 30, 4, key="train_pace", disabled=speed != SPEEDS[1])
+    ss.setdefault("train_pace", TrainState().pace)  # (a default here and a link's value would clash)
+    pace = st.slider("Human pace: updates per second", 1, 30, key="train_pace", disabled=speed != SPEEDS[1])
 
 try:
     cfg = config_from_form(values)
