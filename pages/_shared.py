@@ -15,7 +15,7 @@ from pg.checkpoint import CheckpointError, Run, load_run
 from pg.episode import Episode, run_episode, visited_states
 from pg.live import RunRegistry
 from pg.memory import MemoryJanitor
-from pg.policies import SoftmaxPolicy, policy_from_spec
+from pg.policies import policy_from_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
@@ -74,22 +74,6 @@ def shipped_replay() -> tuple[Episode, bytes]:
     """Home's agent: the shipped policy's seed-0 episode and its MP4, made once per server and
     shared by every session as it is (no copy per visitor)."""
     return replay(shipped_run().policy, seed=0)
-
-
-def checkpoints(run: Run) -> list[tuple[int, SoftmaxPolicy]]:
-    """[(iteration, policy)] from the earliest saved snapshot to the final policy.
-
-    The final policy is always the last entry (appended if the snapshots stop short of it);
-    a run saved without snapshots gives just [(last iteration, final policy)].
-    """
-    snapshots = sorted(run.snapshots, key=lambda item: item[0])
-    if snapshots and np.array_equal(snapshots[-1][1].params, run.policy.params):
-        return snapshots
-    iterations = run.history.get("iteration")
-    last = int(np.nanmax(iterations)) if iterations is not None and len(iterations) else None
-    if last is None or (snapshots and last <= snapshots[-1][0]):
-        last = snapshots[-1][0] + 1 if snapshots else 0
-    return [*snapshots, (last, run.policy)]
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from pages._links import publish, restore
-from pages._shared import checkpoints, current_run, run_through_entry, visited
+from pages._shared import current_run, run_through_entry, visited
 from pg.charts.policy import heatmap_chart, weight_decimals, weights_chart
 from pg.envs.cartpole import X_THRESHOLD
 from pg.heatmap import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
@@ -19,7 +19,7 @@ present = st.session_state.get("present", False)  # presenter mode: larger chart
 
 st.title("Policy heatmap")
 run, source = current_run()
-snapshots = checkpoints(run)
+snapshots = run.checkpoints()
 iterations = [iteration for iteration, _ in snapshots]
 restore(HeatmapState, "heatmap_", allowed={"checkpoint": iterations})  # a link's settings
 st.markdown(

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages._links import publish, restore
-from pages._shared import checkpoints, current_run, replay, run_through_entry
+from pages._shared import current_run, replay, run_through_entry
 from pg.charts.policy import traces_chart
 from pg.envs.cartpole import INIT_BOUND
 from pg.episode import MAX_NUDGE
@@ -20,7 +20,7 @@ STATE_SLIDERS = [
 
 st.title("Replay")
 run, source = current_run()
-snapshots = checkpoints(run)
+snapshots = run.checkpoints()
 (first_iteration, untrained), (last_iteration, trained) = snapshots[0], snapshots[-1]
 st.markdown(
     "The same start, two agents: before and after training. The arrow is the push each chose, "

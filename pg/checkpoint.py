@@ -88,6 +88,22 @@ class Run:
     meta: dict = field(default_factory=dict)
     """the file's JSON metadata, as stored"""
 
+    def checkpoints(self) -> list[tuple[int, SoftmaxPolicy]]:
+        """[(iteration, policy)] from the earliest saved snapshot to the final policy: the
+        policies a viewer can step through (Policy heatmap, Replay).
+
+        The final policy is always the last entry (appended if the snapshots stop short of it);
+        a run saved without snapshots gives just [(last iteration, final policy)].
+        """
+        snapshots = sorted(self.snapshots, key=lambda item: item[0])
+        if snapshots and np.array_equal(snapshots[-1][1].params, self.policy.params):
+            return snapshots
+        iterations = self.history.get("iteration")
+        last = int(np.nanmax(iterations)) if iterations is not None and len(iterations) else None
+        if last is None or (snapshots and last <= snapshots[-1][0]):
+            last = snapshots[-1][0] + 1 if snapshots else 0
+        return [*snapshots, (last, self.policy)]
+
 
 # ---------------------------------------------------------------------------------------------
 # Saving

@@ -589,3 +589,33 @@ def test_unsupported_source_type():
 def test_load_policy_raises_the_same_errors():
     with pytest.raises(CheckpointError, match="empty"):
         load_policy(b"")
+
+
+# ---------------------------------------------------------------------------------------------
+# Run.checkpoints: the policies a viewer steps through
+# ---------------------------------------------------------------------------------------------
+def _linear(value: float) -> SoftmaxPolicy:
+    """A linear policy whose parameters are all ``value`` (so a test can tell them apart)."""
+    policy = make_policy("linear")
+    return policy.with_params(np.full(policy.params.shape, value))
+
+
+def test_checkpoints_are_the_snapshots_in_order_ending_with_the_final_policy():
+    p0, p5, p9 = _linear(0.0), _linear(0.5), _linear(0.9)
+    run = Run(policy=p9, snapshots=[(5, p5), (0, p0), (9, p9)], history={"iteration": np.arange(1.0, 10.0)})
+    assert [(i, p.params[0]) for i, p in run.checkpoints()] == [(0, 0.0), (5, 0.5), (9, 0.9)]
+
+
+def test_a_final_policy_past_the_last_snapshot_is_appended_at_the_last_iteration():
+    run = Run(policy=_linear(1.0), snapshots=[(0, _linear(0.0)), (4, _linear(0.4))],
+              history={"iteration": np.array([1.0, 2.0, np.nan, 7.0])})
+    assert [(i, p.params[0]) for i, p in run.checkpoints()] == [(0, 0.0), (4, 0.4), (7, 1.0)]
+    # a history that stops at the last snapshot: the final policy comes one update later
+    short = Run(policy=_linear(1.0), snapshots=[(4, _linear(0.4))], history={"iteration": np.array([3.0, 4.0])})
+    assert [i for i, _ in short.checkpoints()] == [4, 5]
+
+
+def test_a_run_without_snapshots_or_history_has_one_checkpoint():
+    final = _linear(0.3)
+    assert Run(policy=final).checkpoints() == [(0, final)]
+    assert Run(policy=final, history={"iteration": np.array([1.0, 2.0, 3.0])}).checkpoints() == [(3, final)]
