@@ -54,18 +54,10 @@ with st.sidebar:
     seed = int(st.number_input("Seed", 0, 1_000_000, 0, 1, key="theorem_seed"))
 
 D = checks(problem, theta, int(episodes), seed)
-setup, pi, THETA = D["setup"], D["setup"].probs_table(), list(D["setup"].theta_labels)
+setup, THETA = D["setup"], list(D["setup"].theta_labels)
 st.title("The gradient theorem")
-if problem == "tiny_cartpole":
-    world = ("**a CartPole small enough to solve exactly**: the pole leans left, stands upright or leans right; pushing "
-             f"toward the lean rights it, pushing away topples it; +1 per step, at most {setup.problem.horizon} steps. "
-             "$\\theta_s$ is the logit of *push right* in state $s$: the policy pushes right with probability "
-             + ", ".join(f"{p:.2f} ({s})" for s, p in zip(setup.state_names, pi[:, 1])) + ".")
-else:
-    world = (f"**a three-armed bandit**: one step per episode; arm $k$ pays its mean ({', '.join(map(str, setup.problem.means))}) "
-             f"plus unit Gaussian noise; $\\pi = \\mathrm{{softmax}}(\\theta) = {vec(pi[0], 2)}$.")
 st.markdown("Why does $\\nabla_\\theta \\log \\pi_\\theta(a_t \\mid s_t)\\,G_t$ point uphill? Eight steps from the objective "
-            f"to the update that trains the agent, each checked beside it on {world}")
+            f"to the update that trains the agent, each checked beside it on {setup.describe()}")
 st.caption("Move the sliders in the sidebar: every number and chart below is recomputed, none is typed in.")
 
 o = D["objective"]

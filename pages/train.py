@@ -14,8 +14,8 @@ from pg.charts.training import (
     training_datasets,
     with_datasets,
 )
-from pg.live import MAX_SEEDS, follow, pace_through, progress_text, status_message
-from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
+from pg.live import MAX_SEEDS, follow, pace_through, progress_text, status_message, step_view
+from pg.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
 from pg.state import SPEEDS, TrainState
 
 run_through_entry()
@@ -52,11 +52,9 @@ with st.sidebar:
     ss.setdefault("train_pace", TrainState().pace)  # (a default here and a link's value would clash)
     pace = st.slider("Human pace: updates per second", 1, 30, key="train_pace", disabled=speed != SPEEDS[1])
 
-try:
-    cfg = config_from_form(values)
-except ValueError as error:
-    cfg = None
-    st.error(f"Cannot train with these settings: {error}.")
+cfg, problem = try_config(values)
+if problem:
+    st.error(f"Cannot train with these settings: {problem}.")
 publish(TrainState(preset=ss.train_preset, **values, n_seeds=n_seeds, speed=speed, pace=pace))
 
 
@@ -64,10 +62,7 @@ def form_config():
     """(config, seeds) from the form as it is now. In a button's callback that is this click's
     values, a number typed and not yet committed with Enter included: the `cfg` above is the
     previous script run's. None if the settings cannot train."""
-    try:
-        return config_from_form({name: ss[f"train_{name}"] for name, *_ in FORM_MAIN + FORM_ADVANCED}), ss.train_n_seeds
-    except ValueError:
-        return None, ss.train_n_seeds
+    return try_config({name: ss[f"train_{name}"] for name, *_ in FORM_MAIN + FORM_ADVANCED})[0], ss.train_n_seeds
 
 
 def new_run(cfg, n_seeds):
@@ -82,7 +77,7 @@ def ensure_run(restart_finished: bool) -> bool:
     if cfg is None:
         return False
     live = ss.get("live")
-    if live is None or (restart_finished and live.finished) or live.cfg != cfg or len(live.seeds) != n_seeds:
+    if live is None or (restart_finished and live.finished) or not live.matches(cfg, n_seeds):
         new_run(cfg, n_seeds)
     return True
 
@@ -101,9 +96,7 @@ def step():
     ss.running = False
     if not ensure_run(restart_finished=False):
         return
-    if ss.shown >= ss.live.n:
-        ss.live.step()
-    ss.shown = min(ss.shown + 1, ss.live.n)
+    ss.shown = step_view(ss.live, ss.shown)
     ss.run, ss.run_label = ss.live.to_run(), "your training run"
 
 
@@ -142,7 +135,8 @@ def dashboard():
         for name, slot in slots.items():
             slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
         progress.caption(progress_text(live, upto))
-        show_banner(banner, live, upto)
+        if message := status_message(live, upto):  # (kind, text): st.success, st.warning, ...
+            getattr(banner, message[0])(message[1])
 
     draw()
     clock = time.perf_counter()
@@ -155,12 +149,6 @@ def dashboard():
     if ss.running:  # finished: redraw the whole page (buttons, downloads)
         stop()
         st.rerun()
-
-
-def show_banner(slot, live, upto):
-    message = status_message(live, upto)
-    if message is not None:
-        getattr(slot, message[0])(message[1])
 
 
 dashboard()

@@ -152,6 +152,19 @@ class Setup:
         policy = self.policy if theta is None else self.policy_at(theta)
         return policy.probs(np.stack([self._obs(s) for s in range(len(self.state_names))]))
 
+    def describe(self) -> str:
+        """The problem in a Markdown sentence (with TeX), its numbers computed at theta."""
+        pi = self.probs_table()
+        if self.name == "bandit":
+            return (f"**a three-armed bandit**: one step per episode; arm $k$ pays its mean "
+                    f"({', '.join(map(str, self.problem.means))}) plus unit Gaussian noise; "
+                    f"$\\pi = \\mathrm{{softmax}}(\\theta) = ({', '.join(f'{p:+.2f}' for p in pi[0])})$.")
+        return ("**a CartPole small enough to solve exactly**: the pole leans left, stands upright or leans right; "
+                "pushing toward the lean rights it, pushing away topples it; +1 per step, at most "
+                f"{self.problem.horizon} steps. $\\theta_s$ is the logit of *push right* in state $s$: the policy "
+                "pushes right with probability " + ", ".join(f"{p:.2f} ({s})" for s, p in zip(self.state_names, pi[:, 1]))
+                + ".")
+
     def _obs(self, s: int) -> np.ndarray:
         return np.eye(self.problem.obs_dim)[s] if self.name != "bandit" else np.zeros(1)
 

@@ -101,6 +101,10 @@ class LiveRun:
         self.clock = Columns(("seconds", "updates"))  # after each round: training time, updates done
         self._lock = threading.Lock()
 
+    def matches(self, cfg: TrainConfig, n_seeds: int) -> bool:
+        """Whether this is the run of these settings (Start and Step reuse it if so)."""
+        return self.cfg == cfg and len(self.seeds) == n_seeds
+
     # -- training --------------------------------------------------------------------------
     @property
     def finished(self) -> bool:
@@ -329,6 +333,13 @@ def follow(live: LiveRun, view_seconds: float, tick: float, sleep=time.sleep,
     view_seconds += now() - start
     caught_up = live.finished and view_seconds >= live.compute_seconds
     return (live.n if caught_up else live.updates_at(view_seconds)), view_seconds
+
+
+def step_view(live: LiveRun, shown: int) -> int:
+    """Step: show one more update, computing it if nobody has. Returns the updates to show."""
+    if shown >= live.n:
+        live.step()
+    return min(shown + 1, live.n)
 
 
 def pace_through(live: LiveRun, shown: int, clock: float, pace: float, tick: float,

@@ -101,6 +101,14 @@ def config_from_form(values: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def try_config(values: dict) -> tuple[TrainConfig | None, str | None]:
+    """(config, None) from widget values, or (None, what is wrong) if they cannot train."""
+    try:
+        return config_from_form(values), None
+    except ValueError as error:
+        return None, str(error)
+
+
 def _parse_sizes(text) -> tuple:
     if isinstance(text, (tuple, list)):
         return tuple(text)

@@ -255,3 +255,17 @@ def test_steps_pair_each_equation_with_a_title():
     for title, tex in d.STEPS:
         assert title and tex and all(isinstance(t, str) and t.strip() for t in tex)
         assert all(t.count("{") == t.count("}") for t in tex)  # balanced braces: KaTeX would fail
+
+
+def test_each_problem_describes_itself_with_its_numbers_at_theta():
+    bandit = d.make_setup("bandit", [0.5, 0.0, -0.5])
+    pi = bandit.probs_table()[0]
+    text = bandit.describe()
+    assert text.startswith("**a three-armed bandit**") and ", ".join(map(str, bandit.problem.means)) in text
+    assert "(" + ", ".join(f"{p:+.2f}" for p in pi) + ")$." in text
+    cart = d.make_setup("tiny_cartpole", [0.5, 0.0, -0.5])
+    text = cart.describe()
+    assert f"at most {cart.problem.horizon} steps" in text
+    for state, p in zip(cart.state_names, cart.probs_table()[:, 1]):
+        assert f"{p:.2f} ({state})" in text
+    assert d.make_setup("tiny_cartpole", [2.0, 0.0, -0.5]).describe() != text, "recomputed at theta"

@@ -27,6 +27,7 @@ from pg.live import (
     pace_through,
     progress_text,
     status_message,
+    step_view,
 )
 from pg.policies import SoftmaxPolicy
 from pg.reinforce import TrainConfig, initial_policy, train
@@ -615,3 +616,17 @@ def test_pace_through_shows_pace_updates_a_second_and_computes_only_just_ahead()
     for _ in range(4):
         shown, last = pace_through(slow, shown, last, pace=1, tick=0.2, sleep=clock.sleep, now=clock.now)
     assert shown == slow.n == 2
+
+
+def test_step_view_computes_only_what_nobody_has_and_matches_names_the_settings():
+    live = LiveRun(quick(max_updates=3, stop_on_solve=False, eval_every=100))
+    assert step_view(live, 0) == 1 and live.n == 1, "the first Step computes the first update"
+    other_viewer = step_view(live, 0)
+    assert other_viewer == 1 and live.n == 1, "a viewer behind the run is shown what exists, nothing computed"
+    shown = 1
+    for _ in range(5):
+        shown = step_view(live, shown)
+    assert shown == live.n == 3 and live.finished, "never past the end of the run"
+    assert live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 1)
+    assert not live.matches(quick(max_updates=4, stop_on_solve=False, eval_every=100), 1)
+    assert not live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 2)

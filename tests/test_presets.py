@@ -19,6 +19,7 @@ from pg.presets import (
     config_from_form,
     form_values,
     preset_config,
+    try_config,
 )
 from pg.reinforce import TrainConfig, train
 
@@ -184,3 +185,11 @@ def test_the_page_budgets_cap_what_a_run_may_take():
     for name in PRESETS:  # every preset can be started from the page as it is
         values = form_values(preset_config(name))
         assert values["max_seconds"] <= MAX_PAGE_SECONDS and values["max_env_steps"] <= MAX_PAGE_ENV_STEPS
+
+
+def test_try_config_gives_the_config_or_what_is_wrong():
+    values = form_values(preset_config("fastest"))
+    cfg, problem = try_config(values)
+    assert problem is None and cfg == config_from_form(values)
+    cfg, problem = try_config(values | {"hidden": "600"})
+    assert cfg is None and "hidden" in problem
