@@ -8,9 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._links import note_page
-from pages._presenter import follow_story, presenter_switch, story_bar
-from pages._shared import memory_janitor
+from pages.links import note_page
+from pages.presenter import follow_story, presenter_switch, story_bar
+from pages.shared import memory_janitor
 
 st.set_page_config(
     page_title="Policy Gradients, Visually",
@@ -20,18 +20,18 @@ st.set_page_config(
 )
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/theorem.py", title="The gradient theorem", icon=":material/functions:"),
-    st.Page("pages/train.py", title="Live training", icon=":material/monitoring:"),
-    st.Page("pages/heatmap.py", title="Policy heatmap", icon=":material/grid_on:"),
-    st.Page("pages/replay.py", title="Replay", icon=":material/movie:"),
-    st.Page("pages/compare.py", title="Compare estimators", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("pages/views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/views/theorem.py", title="The gradient theorem", icon=":material/functions:"),
+    st.Page("pages/views/train.py", title="Live training", icon=":material/monitoring:"),
+    st.Page("pages/views/heatmap.py", title="Policy heatmap", icon=":material/grid_on:"),
+    st.Page("pages/views/replay.py", title="Replay", icon=":material/movie:"),
+    st.Page("pages/views/compare.py", title="Compare estimators", icon=":material/compare_arrows:", url_path="compare"),
 ]
 
 memory_janitor()  # one per server: what finished sessions freed goes back to the system
 navigation = st.navigation(PAGES)
 follow_story()  # a story Next or Back was clicked: go there
-note_page(navigation.url_path)  # a new visit to a page reads its settings from the URL (pages/_links.py)
+note_page(navigation.url_path)  # a new visit to a page reads its settings from the URL (pages/links.py)
 with st.sidebar:
     st.caption("REINFORCE on CartPole, in NumPy, with every number computed on the page.")
 if presenter_switch():  # ?present=1 or the sidebar switch: large type, the guided story

@@ -51,7 +51,7 @@ def fresh_venv(directory: Path) -> tuple[str, dict]:
 
 def import_seconds(python: str, repeats: int = 3) -> float:
     """Median wall time of a fresh interpreter importing streamlit, altair and pg's app modules."""
-    code = "import streamlit, altair, pg, pg.charts.policy, pg.render, pg.theory"
+    code = "import streamlit, altair, pg, pg.viz.policy_charts, pg.viz.render, pg.lessons.theory"
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from conftest import CHROMIUM, start_server  # noqa: E402
 
-from pg.episode import run_episode  # noqa: E402
-from pg.presets import config_from_form, form_values  # noqa: E402
-from pg.reinforce import TrainConfig, initial_policy, train  # noqa: E402
+from pg.viz.episode import run_episode  # noqa: E402
+from pg.app.presets import config_from_form, form_values  # noqa: E402
+from pg.algo.reinforce import TrainConfig, initial_policy, train  # noqa: E402
 
 WARM_UP_SEED = 10_000  # phase 1's warm-up session: a seed no measured session uses
 NEW_RUN = "[pg] computing a new run"
@@ -695,7 +695,7 @@ def print_report(report: dict) -> None:
               f"{crowd.get('runs_computed')}")
         print(f"  '{NEW_RUN}' messages the server printed: {crowd.get('log_new_runs')}"
               + ("" if crowd.get("log_new_runs") == crowd.get("runs_computed") else
-                 " (more than computed: pages/train.py new_run() compares RunRegistry.created before and "
+                 " (more than computed: pages/views/train.py new_run() compares RunRegistry.created before and "
                  "after get(), so a session handed a run that another session created meanwhile prints too)"))
         print(f"  {crowd.get('opened')} on Live training after {fmt(crowd.get('open_all_s'), '.1f', ' s')}; "
               f"Start -> banner: 1st {fmt(crowd.get('first_solved_s'), '.2f', ' s')}, "

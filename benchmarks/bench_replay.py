@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pg import render  # noqa: E402
+from pg.viz import render  # noqa: E402
 
 BUDGET_S = 1.0
 """What a 500-step replay may cost in total on a 2-core host."""

@@ -1,13 +1,13 @@
 """Policy Gradients, Visually: the NumPy core (REINFORCE on a Gymnasium-exact CartPole).
 
-Nothing here imports Streamlit; pygame is imported lazily by pg.render only.
+Nothing here imports Streamlit; pygame is imported lazily by pg.viz.render only.
 """
 
 
-from pg.checkpoint import CheckpointError, load_policy, load_run, save_policy
+from pg.runs.checkpoint import CheckpointError, load_policy, load_run, save_policy
 from pg.envs import CartPole
-from pg.policies import LinearSoftmax, MLPSoftmax, make_policy
-from pg.reinforce import (
+from pg.algo.policies import LinearSoftmax, MLPSoftmax, make_policy
+from pg.algo.reinforce import (
     TrainConfig,
     TrainingDiverged,
     Update,

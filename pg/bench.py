@@ -19,7 +19,7 @@ import tracemalloc
 import numpy as np
 
 from pg.envs import CartPole
-from pg.reinforce import TrainConfig, train
+from pg.algo.reinforce import TrainConfig, train
 
 
 def solve_run(cfg: TrainConfig) -> dict:

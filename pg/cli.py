@@ -5,7 +5,7 @@
     python -m pg compare --estimators reinforce,rtg-batch-mean,td0,gae:0.95 --seeds 5 [--json]
     python -m pg bench [args...]            (forwarded to pg.bench.main)
 
-Every TrainConfig field is an option of ``train``; its docstring in pg/reinforce.py is the
+Every TrainConfig field is an option of ``train``; its docstring in pg/algo/reinforce.py is the
 help text, so the two cannot drift apart. A bad argument prints one line on stderr and exits
 with status 2; a run that diverges saves the last good policy and exits with status 1.
 """
@@ -22,9 +22,9 @@ import types
 import typing
 from dataclasses import MISSING, fields
 
-from pg.checkpoint import CheckpointError, load_run, save_policy
-from pg.history import RunRecorder
-from pg.reinforce import TrainConfig, TrainingDiverged, evaluate, initial_policy, train
+from pg.runs.checkpoint import CheckpointError, load_run, save_policy
+from pg.runs.history import RunRecorder
+from pg.algo.reinforce import TrainConfig, TrainingDiverged, evaluate, initial_policy, train
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # failed: diverged, or cannot write
 DEFAULT_MAX_SNAPSHOTS = 200
@@ -284,9 +284,9 @@ def run_compare(args, parser) -> int:
     import json
     from dataclasses import asdict
 
-    from pg.compare import CompareSettings, Comparison, describe, text_table
-    from pg.estimators import parse_estimators
-    from pg.live import MAX_SEEDS
+    from pg.lessons.comparison import CompareSettings, Comparison, describe, text_table
+    from pg.algo.estimators import parse_estimators
+    from pg.runs.live import MAX_SEEDS
 
     if not 1 <= args.seeds <= MAX_SEEDS:
         parser.error(f"seeds must be an integer in [1, {MAX_SEEDS}], got {args.seeds}")
@@ -323,8 +323,8 @@ def run_compare(args, parser) -> int:
 
 
 def add_compare_options(parser: argparse.ArgumentParser) -> None:
-    from pg.compare import CompareSettings
-    from pg.estimators import ESTIMATOR_NAMES
+    from pg.lessons.comparison import CompareSettings
+    from pg.algo.estimators import ESTIMATOR_NAMES
 
     d = CompareSettings()
     parser.add_argument("--estimators", default=",".join(d.estimators), metavar="NAME,NAME,...",
@@ -412,7 +412,7 @@ def build_parser() -> _Parser:
         "compare",
         help="train estimators side by side with several seeds and measure their gradient variance",
         description="Train up to four advantage estimators on CartPole with the same seeds, probe each one's "
-                    "gradient variance at the same policies, and print the table (pg.compare).",
+                    "gradient variance at the same policies, and print the table (pg.lessons.comparison).",
         allow_abbrev=False,
     )
     add_compare_options(compare_parser)

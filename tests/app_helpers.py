@@ -17,7 +17,7 @@ def open_page(page: str | None = None, timeout: float = 60, query: dict | None =
         at.query_params[key] = value
     at.run()
     if page is not None:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"pages/views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

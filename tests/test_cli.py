@@ -16,9 +16,9 @@ import pytest
 
 import pg
 from pg import cli
-from pg.checkpoint import load_run
-from pg.history import HISTORY_FIELDS, SnapshotKeeper
-from pg.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
+from pg.runs.checkpoint import load_run
+from pg.runs.history import HISTORY_FIELDS, SnapshotKeeper
+from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 
 REPO = Path(__file__).resolve().parents[1]
 

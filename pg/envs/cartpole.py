@@ -19,7 +19,7 @@ Differences from Gymnasium are in batching only: ``step`` advances all episodes 
 and an episode that has ended stays ended (its state frozen, reward 0, its ``terminated`` /
 ``truncated`` flags kept) until ``reset``. There is no silent auto-reset. The state is held
 in float64 with Gymnasium's own order of floating-point operations, so trajectories agree
-with ``gymnasium.make("CartPole-v1")`` to the last bit (tests/test_cartpole.py).
+with ``gymnasium.make("CartPole-v1")`` to the last bit (tests/envs/test_cartpole.py).
 
 >>> env = CartPole(num_envs=3)
 >>> obs, info = env.reset(seed=0)

@@ -1,6 +1,6 @@
 """The Live training page in a real browser: Start makes the returns chart gain points redraw
 after redraw while the live heatmap changes and the solved banner appears; Stop mid-run ends
-the updates; the downloaded policy loads back through pg.checkpoint; no console errors;
+the updates; the downloaded policy loads back through pg.runs.checkpoint; no console errors;
 screenshots at laptop and projector size.
 
 Redraws are counted in the page by a requestAnimationFrame sampler (``SAMPLER``): every frame
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from conftest import assert_clean_but_known_noise, full_screenshot, screenshot, wait_for_app, watch_network
 
-from pg.checkpoint import load_run
-from pg.presets import FORM_ADVANCED
+from pg.runs.checkpoint import load_run
+from pg.app.presets import FORM_ADVANCED
 
 pytestmark = pytest.mark.browser
 
@@ -226,7 +226,7 @@ def test_start_redraws_the_charts_the_heatmap_changes_and_the_solved_banner_show
     banner = page.locator(MAIN).get_by_text(re.compile(r"^Solved at update")).inner_text()
     assert "≥ 475" in banner
     assert page.locator(f"{MAIN} {CHART}").count() == 7
-    # the policy downloads and loads back through pg.checkpoint
+    # the policy downloads and loads back through pg.runs.checkpoint
     with page.expect_download() as info:
         page.locator(MAIN).get_by_role("button", name="Policy (.npz)").click()
     path = tmp_path / "policy.npz"

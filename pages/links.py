@@ -1,0 +1,118 @@
+"""Every view is a link: a page's state (pg.app.state) synced with the URL and the widgets.
+
+A page calls two functions:
+
+    restore(TheoremState, "theorem_")   before its widgets: on the first run of a visit, the
+                                        URL's values go into the widgets' keys (<prefix><field>),
+                                        and an st.warning names each bad parameter (one line each)
+    publish(TheoremState(...))          after its widgets: the state goes back into the URL
+                                        (only what differs from the defaults, plus ?present=1),
+                                        and "Link to this view" in the sidebar offers it to copy
+
+"First run of a visit" is noted by streamlit_app.py (``note_page``) before the page runs:
+st.navigation clears the query string on every page switch, so each visit starts from the
+URL it was opened with, and later reruns (a widget moved) never read a stale URL back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from pg.app.state import APP_KEYS, from_query, specs, to_query, with_defaults
+
+_ENTERED = "_links_entered"  # True during the first run of a visit to a page
+_PAGE = "_links_page"  # url_path of the page this session ran last ("" for Home)
+
+
+def note_page(url_path: str) -> None:
+    """Called by streamlit_app.py on every run, before the page runs."""
+    ss = st.session_state
+    ss[_ENTERED] = ss.get(_PAGE) != url_path
+    ss[_PAGE] = url_path
+
+
+def entered() -> bool:
+    """Whether this run is the first of a visit to the page (so the URL is the link's)."""
+    return st.session_state.get(_ENTERED, True)
+
+
+def query() -> dict[str, list[str]]:
+    """The URL's parameters, every value of a repeated key kept."""
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def restore(kind, prefix: str, allowed: dict | None = None) -> None:
+    """Put the URL's values into the page's widget keys on the first run of a visit.
+
+    ``allowed`` maps a field to the values it may take on this run (a heatmap checkpoint must
+    be one the run saved); any other value warns and falls back to the default.
+    """
+    ss = st.session_state
+    if not entered():
+        return
+    params = query()
+    state, warnings = from_query(kind, params)
+    for name, values in (allowed or {}).items():
+        value = getattr(state, name)
+        if value is not None and value not in values:
+            spec = specs(kind)[name]
+            warnings.append(
+                f"Ignored `?{name}={spec.write(value)}`: this run has no {name} {value} "
+                f"(it has {_summary(values)}); using {spec.none_means if spec.optional else 'the default'}."
+            )
+            state = with_defaults(state, [name])
+    show_warnings(warnings)
+    if set(params) & set(specs(kind)):  # the link sets this page: every widget takes its value
+        for name, value in asdict(state).items():
+            if value is None:
+                ss.pop(prefix + name, None)
+            else:  # (a multiselect's key holds a list)
+                ss[prefix + name] = list(value) if isinstance(value, tuple) else value
+
+
+def publish(state) -> str:
+    """Write ``state`` (and presenter mode) into the URL and show the link; returns the link."""
+    params = to_query(state)
+    if st.session_state.get("present"):
+        params["present"] = "1"
+    if query() != {key: [value] for key, value in params.items()}:
+        st.query_params.from_dict(params)
+    url = link(params)
+    with st.sidebar.expander("Link to this view", icon=":material/link:"):
+        st.code(url, language=None, wrap_lines=True)
+        st.caption(
+            "Opens this page exactly as it is now, with these settings. Copy it with the button "
+            "in the box; a list of such links is a lesson plan."
+        )
+    return url
+
+
+def link(params: dict[str, str]) -> str:
+    """The full URL of the current page with ``params``."""
+    base = st.context.url or "/" + st.session_state.get(_PAGE, "")  # None under AppTest
+    return base + ("?" + urlencode(params) if params else "")
+
+
+def show_warnings(warnings: list[str]) -> None:
+    """One warning box for a link's bad parameters, one line each (pg.app.state's messages are
+    Markdown-safe: what came from the URL sits in code spans)."""
+    if warnings:
+        st.warning(
+            "\n".join(f"- {message}" for message in warnings) if len(warnings) > 1 else warnings[0],
+            icon=":material/link_off:",
+        )
+
+
+def app_params() -> dict[str, list[str]]:
+    """Only the app-wide keys of the URL (presenter mode)."""
+    return {key: values for key, values in query().items() if key in APP_KEYS}
+
+
+def _summary(values) -> str:
+    values = list(values)
+    if len(values) <= 8:
+        return ", ".join(map(str, values))
+    return ", ".join(map(str, values[:4])) + ", …, " + ", ".join(map(str, values[-2:]))

@@ -1,0 +1,153 @@
+"""Streamlit glue shared by the pages (not a page itself): cached loads and the current run.
+
+Pages import from here; it imports pg, never a page.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from pg.runs.checkpoint import CheckpointError, Run, load_run
+from pg.viz.episode import Episode, run_episode, visited_states
+from pg.runs.live import RunRegistry
+from pg.app.memory import MemoryJanitor
+from pg.algo.policies import policy_from_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
+
+
+def run_through_entry() -> None:
+    """Make a page opened by its own URL on a fresh server run inside streamlit_app.py.
+
+    A folder named pages/ beside the entry makes Streamlit start in its legacy "pages
+    directory" mode (PagesManager.uses_pages_directory), in which /heatmap runs
+    pages/views/heatmap.py alone, without the entry's page config and navigation, until some
+    session has called st.navigation. Every page calls this first: it switches the flag off
+    (what st.navigation itself does) and reruns, so the entry file runs and routes to this
+    page. (Streamlit-internal; tests/browser/test_heatmap_replay_browser.py checks it.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_run() -> Run:
+    """The pre-trained policy that ships with the app (loaded once per server)."""
+    return load_run(SHIPPED_POLICY)
+
+
+def current_run() -> tuple[Run, str]:
+    """The run the pages show: the visitor's own training run if there is one, else the
+    shipped pre-trained policy. Returns (run, a phrase naming it)."""
+    policy_uploader()
+    run = st.session_state.get("run")
+    if run is not None:
+        return run, st.session_state.get("run_label", "your training run")
+    return shipped_run(), "the pre-trained policy shipped with the app"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _replay(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> tuple[Episode, bytes]:
+    from pg.viz.render import replay_video
+
+    policy = policy_from_spec(json.loads(spec_json), params)
+    episode = run_episode(policy, **json.loads(episode_kwargs_json))
+    video = replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges)
+    return episode, video
+
+
+def replay(policy, **episode_kwargs) -> tuple[Episode, bytes]:
+    """One recorded episode of ``policy`` and its MP4, cached across reruns and sessions."""
+    return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_replay() -> tuple[Episode, bytes]:
+    """Home's agent: the shipped policy's seed-0 episode and its MP4, made once per server and
+    shared by every session as it is (no copy per visitor)."""
+    return replay(shipped_run().policy, seed=0)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _visited(spec_json: str, params: np.ndarray, episodes: int, seed: int) -> np.ndarray:
+    return visited_states(policy_from_spec(json.loads(spec_json), params), episodes=episodes, seed=seed)
+
+
+def visited(policy, episodes: int = 8, seed: int = 0) -> np.ndarray:
+    """(M, 4) the states of ``episodes`` greedy episodes of ``policy``, cached."""
+    return _visited(json.dumps(policy.spec), policy.params, episodes, seed)
+
+
+@st.cache_resource(show_spinner=False)
+def memory_janitor() -> MemoryJanitor:
+    """One per server: gives the memory that finished sessions freed back to the system every
+    10 s (pg/app/memory.py says why a Streamlit server needs it)."""
+
+    def log(released: int, seconds: float):
+        print(f"[pg] gave {released / 2**20:.0f} MB of freed memory back in {seconds * 1000:.0f} ms", flush=True)
+
+    return MemoryJanitor(interval=10.0, on_release=log).start()
+
+
+@st.cache_resource(show_spinner=False)
+def run_registry() -> RunRegistry:
+    """One per server: sessions that start the same settings share one computation."""
+    return RunRegistry(max_entries=16)
+
+
+def form_widget(name: str, kind: str, label: str, options, prefix: str = "train_"):
+    """The widget for one field of a pg.app.presets form row (field, kind, label, options)."""
+    key = f"{prefix}{name}"
+    if kind == "choice":
+        return st.selectbox(label, options, key=key)
+    if kind == "bool":
+        return st.toggle(label, key=key)
+    if kind == "text":
+        return st.text_input(label, key=key)
+    low, high, step = options
+    if kind == "int":
+        return st.number_input(label, int(low), int(high), step=int(step), key=key)
+    return st.number_input(label, float(low), float(high), step=float(step), format="%.4g", key=key)
+
+
+MAX_UPLOAD_BYTES = 5 * 2**20  # the same cap as server.maxUploadSize; real policy files are ~10 KB
+
+
+def policy_uploader() -> None:
+    """A sidebar uploader for a policy file (from ``python -m pg train`` or a download).
+
+    The size is checked before the file is read, the content is validated by pg.runs.checkpoint
+    (no pickle, any file name: a valid file renamed to .csv still loads), and a bad file
+    only shows an error: the session keeps the run it had.
+    """
+    upload = st.sidebar.file_uploader(
+        "Show your own policy (.npz)", key="policy_upload",
+        help="A file written by `python -m pg train` or downloaded from Live training.",
+    )
+    if upload is None or st.session_state.get("policy_upload_id") == upload.file_id:
+        if upload is not None and st.session_state.get("policy_upload_error"):
+            st.sidebar.error(st.session_state["policy_upload_error"])
+        return
+    st.session_state["policy_upload_id"] = upload.file_id
+    st.session_state["policy_upload_error"] = None
+    if upload.size > MAX_UPLOAD_BYTES:
+        error = f"{upload.name} is {upload.size / 2**20:.1f} MB; policy files are far smaller (the limit is 5 MB)."
+    else:
+        try:
+            run = load_run(upload)
+        except CheckpointError as problem:
+            error = f"Could not use {upload.name}: {problem}"
+        else:
+            st.session_state["run"], st.session_state["run_label"] = run, f"your file {upload.name}"
+            st.sidebar.success(f"Loaded {upload.name}: a {run.policy.kind} policy, {run.policy.params.size} numbers.")
+            return
+    st.session_state["policy_upload_error"] = error
+    st.sidebar.error(error)

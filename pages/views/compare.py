@@ -1,0 +1,141 @@
+"""Compare estimators: REINFORCE, baselines, actor-critic and GAE trained side by side, with
+the gradient variance of each measured at the same policies."""
+
+import inspect
+import time
+
+import pandas as pd
+import streamlit as st
+
+from pages.links import publish, restore
+from pages.shared import run_through_entry
+from pg.viz.comparison_charts import compare_datasets, compare_specs, with_data
+from pg.lessons.comparison import (
+    COMPARE_CHOICES,
+    COMPARE_EPISODES,
+    MAX_ESTIMATORS,
+    CompareSettings,
+    ComparisonRegistry,
+    describe,
+    formatted_table,
+)
+from pg.algo.estimators import gae_spec
+from pg.runs.live import MAX_SEEDS
+from pg.app.state import CompareState, defaults
+from pg.lessons.variance import GradientProbe, estimate_statistics
+
+run_through_entry()
+
+TICK = 0.2  # seconds of computing between two redraws
+ss = st.session_state
+large = bool(ss.get("present"))
+
+
+@st.cache_resource(show_spinner=False)
+def registry() -> ComparisonRegistry:
+    """One per server: sessions that run the same settings share one computation."""
+    return ComparisonRegistry(max_entries=8)
+
+
+@st.cache_resource(show_spinner=False)
+def specs(labels: tuple, large: bool) -> dict[str, dict]:
+    return compare_specs(labels, large=large)
+
+
+SHORT = {"reinforce": "REINFORCE (G₀)", "rtg": "Gₜ", "rtg-moving-average": "Gₜ − moving avg",
+         "rtg-batch-mean": "Gₜ − batch mean", "rtg-value": "Gₜ − V(s)", "td0": "TD(0)", "gae": "GAE(λ)"}
+
+
+st.title("Compare estimators")
+st.markdown("Every estimator below is the same REINFORCE update with a different weight on ∇log π(aₜ|sₜ). "
+            "Each trains on CartPole from the same seeds; then each one's gradient is measured many times at "
+            "the same fixed policies, so the *variance* the theory talks about is a number you can read.")
+
+restore(CompareState, "compare_")  # a link's settings, on the first run of a visit
+for name, value in defaults(CompareState).items():  # the widgets' defaults (keys, not arguments)
+    ss.setdefault(f"compare_{name}", list(value) if isinstance(value, tuple) else value)
+with st.sidebar:
+    chosen = st.multiselect(f"Estimators (up to {MAX_ESTIMATORS})", COMPARE_CHOICES, format_func=SHORT.get,
+                            max_selections=MAX_ESTIMATORS, key="compare_estimators",
+                            help="The charts and the table name each in full. GAE(λ) uses the λ below.")
+    lam = st.slider("GAE λ", 0.0, 1.0, step=0.05, key="compare_gae_lambda", disabled="gae" not in chosen,
+                    help="λ = 1 is reward-to-go minus V(s); λ = 0 is TD(0)")
+    n_seeds = st.slider("Seeds per estimator", 1, MAX_SEEDS, key="compare_seeds")
+    episodes = st.select_slider("Episodes per update", COMPARE_EPISODES, key="compare_episodes")
+    critic = st.radio("Critic V(s) (value baseline, TD(0), GAE)", ("mlp", "linear"), key="compare_critic",
+                      format_func={"mlp": "neural network (32 tanh units)", "linear": "linear"}.get)
+    normalize = st.toggle("Normalise advantages", key="compare_normalize",
+                          help="Off: each estimator as the theory defines it. On: rescaled per batch, which hides "
+                               "much of the difference.")
+if chosen:  # (no estimator is not a state a link can hold: the page warns instead)
+    publish(CompareState(tuple(chosen), lam, n_seeds, episodes, critic, normalize))
+
+names = tuple(gae_spec(lam).name if c == "gae" else c for c in chosen)
+settings = None
+if names:
+    settings = CompareSettings(names, n_seeds=n_seeds, batch_episodes=episodes, value_model=critic,
+                               normalize_advantages=normalize)
+else:
+    st.warning("Pick at least one estimator in the sidebar.")
+
+
+def run():
+    ss.compare_comparison, ss.compare_running = registry().get(settings), True
+
+
+def stop():
+    ss.compare_running = False
+
+
+ss.setdefault("compare_running", False)
+left, right, _ = st.columns([1, 1, 2])
+left.button("Run comparison", on_click=run, disabled=settings is None or ss.compare_running, type="primary",
+            icon=":material/play_arrow:", key="compare_run", width="stretch")
+right.button("Stop", on_click=stop, disabled=not ss.compare_running, icon=":material/stop:", key="compare_stop",
+             width="stretch")
+
+
+@st.fragment
+def results():
+    comparison = ss.get("compare_comparison")
+    if comparison is None:
+        st.info("Press **Run comparison**: the curves grow while the estimators train, then the variance bars "
+                "and the table fill in. Three seeds of four estimators take about a quarter of a minute.")
+        return
+    if settings is not None and comparison.settings != settings:
+        st.caption(":material/info: The results below are for the last settings you ran; press Run to compare "
+                   "with the new ones.")
+    progress = st.empty()
+    spec = specs(tuple(s.label for s in comparison.specs), large)
+    rows = [st.columns(2), st.columns(2)]
+    slots = dict(zip(("env_steps", "wall_time", "variance", "cosine"), (c.empty() for r in rows for c in r)))
+    table, caption = st.empty(), st.empty()
+
+    def draw():
+        fraction, text = comparison.progress()
+        progress.progress(fraction, text=text)
+        data = compare_datasets(comparison)
+        for panel, slot in slots.items():
+            slot.vega_lite_chart(with_data(spec[panel], panel, data), width="stretch")
+        frame = pd.DataFrame(formatted_table(comparison.table())).set_index("Estimator")
+        table.table(frame)
+        caption.caption(describe(comparison))
+
+    draw()
+    while ss.compare_running and not comparison.finished:
+        start = time.perf_counter()
+        comparison.advance(TICK)
+        time.sleep(max(0.0, 0.05 - (time.perf_counter() - start)))  # another session may hold the lock
+        draw()
+    if ss.compare_running:  # finished: redraw the whole page (the buttons)
+        ss.compare_running = False
+        st.rerun()
+
+
+results()
+with st.expander("How the variance is measured: the code that runs", icon=":material/code:"):
+    st.markdown("At one fixed policy, `GradientProbe.step` draws a batch of episodes and computes every "
+                "estimator's gradient on it with `reinforce_gradient`, the function that trains; "
+                "`estimate_statistics` then summarises the estimates of each estimator.")
+    st.code(inspect.getsource(GradientProbe.step) + "\n\n" + inspect.getsource(estimate_statistics),
+            language="python")

@@ -1,0 +1,67 @@
+"""Home: a trained agent balancing, policy gradients in three sentences, the one equation,
+and the map of the pages."""
+
+import streamlit as st
+
+from pages.links import publish, restore
+from pages.presenter import story_panel
+from pages.shared import run_through_entry, shipped_replay, shipped_run
+from pg.app.state import HomeState
+
+run_through_entry()
+restore(HomeState, "home_")  # Home takes no settings: this only warns about unknown ones
+
+run = shipped_run()
+episode, video = shipped_replay()
+
+st.title("Policy Gradients, Visually")
+left, right = st.columns([1.15, 1], gap="large")
+with left:
+    st.markdown(
+        "**A policy gradient method learns by trial and error, directly in the space of behaviours.** "
+        "The agent acts with a stochastic policy $\\pi_\\theta(a \\mid s)$, a probability for every action "
+        "in every state, and plays whole episodes. Then it nudges $\\theta$ so that actions followed by "
+        "more reward than usual become more likely and the others less likely, and plays again."
+    )
+    st.markdown("REINFORCE, the simplest such method, is one line of mathematics:")
+    st.latex(
+        r"\theta \leftarrow \theta + \alpha \, \frac{1}{N} \sum_{n=1}^{N} \sum_{t=0}^{T_n - 1}"
+        r"\nabla_\theta \log \pi_\theta(a_t \mid s_t)\,\big(G_t - b(s_t)\big)"
+    )
+    st.caption(
+        "α: learning rate · N: episodes per update · G_t: reward-to-go (the reward still to come "
+        "after step t) · b(s_t): a baseline, what the agent expected · ∇ log π: which way to move θ "
+        "to make a_t more likely."
+    )
+with right:
+    st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True)
+    cfg = run.config or {}
+    st.caption(
+        f"The shipped agent (a {run.policy.kind} softmax policy, {run.policy.params.size} numbers) "
+        f"balancing for {episode.length} of {cfg.get('max_episode_steps', 500)} steps, greedy. "
+        f"It learned this in {len(run.history.get('iteration', [])) or '?'} updates of REINFORCE."
+    )
+
+LINKS = [
+    ("pages/views/theorem.py", "The gradient theorem", ":material/functions:",
+     "The derivation, step by step, each step checked numerically on problems solved exactly."),
+    ("pages/views/train.py", "Live training", ":material/monitoring:",
+     "Press Start and watch the returns climb while the policy forms beside the curves."),
+    ("pages/views/heatmap.py", "Policy heatmap", ":material/grid_on:",
+     "What the agent does in every state, and how that picture forms during training."),
+    ("pages/views/replay.py", "Replay", ":material/movie:",
+     "Untrained against trained, side by side; flick the pole and watch the policy recover."),
+    ("pages/views/compare.py", "Compare estimators", ":material/compare_arrows:",
+     "REINFORCE, baselines, actor-critic and GAE side by side, each gradient's variance measured."),
+]
+if st.session_state.get("present"):
+    story_panel()  # presenter mode: the same pages as a story in teaching order, with Next and Back
+else:
+    st.subheader("Explore")
+    columns = [column for _ in range(0, len(LINKS), 3) for column in st.columns(3)]  # rows of three
+    for column, (path, label, icon, blurb) in zip(columns, LINKS):
+        with column.container(border=True):
+            st.page_link(path, label=f"**{label}**", icon=icon)
+            st.caption(blurb)
+
+publish(HomeState())

@@ -1,0 +1,112 @@
+"""Replay: the agent before and after training, side by side, with a nudge to test it."""
+
+import streamlit as st
+
+from pages.links import publish, restore
+from pages.shared import current_run, replay, run_through_entry
+from pg.viz.policy_charts import traces_chart
+from pg.envs.cartpole import INIT_BOUND
+from pg.viz.episode import MAX_NUDGE
+from pg.app.state import ReplayState
+
+run_through_entry()
+
+STATE_SLIDERS = [
+    ("x (m)", "x"),
+    ("cart velocity (m/s)", "x_dot"),
+    ("θ (rad)", "theta"),
+    ("angular vel. (rad/s)", "theta_dot"),
+]
+
+st.title("Replay")
+run, source = current_run()
+snapshots = run.checkpoints()
+(first_iteration, untrained), (last_iteration, trained) = snapshots[0], snapshots[-1]
+st.markdown(
+    "The same start, two agents: before and after training. The arrow is the push each chose, "
+    "its length how sure it was. Nudge the pole and watch the trained policy catch it."
+)
+st.caption(
+    f"Showing {source}."
+    + (" It kept no earlier checkpoint, so both sides show its final policy." if len(snapshots) == 1 else "")
+)
+
+# --- controls -------------------------------------------------------------------------------
+restore(ReplayState, "replay_")  # a link's settings, on the first run of a visit
+row = st.columns(4, gap="medium", vertical_alignment="bottom")
+seed = row[0].number_input(
+    "Episode seed",
+    min_value=0,
+    max_value=99_999,
+    value=0,
+    step=1,
+    key="replay_seed",
+    help="Draws the start state (like Gymnasium's reset) and, in sampled mode, the actions.",
+)
+by_hand = row[1].toggle(
+    "Set the start by hand",
+    value=False,
+    key="replay_start_by_hand",
+    help="Off: the seed draws the start state. Every start is within ±0.05 of upright and still, as in Gymnasium's CartPole.",
+)
+mode = row[2].radio(
+    "Actions",
+    ["greedy", "sampled"],
+    horizontal=True,
+    key="replay_mode",
+    help="Greedy: always the more likely push. Sampled: draw each push from the policy, as in training.",
+)
+nudge_on = row[3].toggle("Nudge the pole", value=False, key="replay_nudge")
+
+episode_kwargs = {"seed": int(seed), "greedy": mode == "greedy"}
+if by_hand:
+    episode_kwargs["init_state"] = [
+        column.slider(label, -INIT_BOUND, INIT_BOUND, 0.0, 0.01, format="%.2f", key=f"replay_{name}")
+        for column, (label, name) in zip(st.columns(4, gap="medium"), STATE_SLIDERS)
+    ]
+if nudge_on:
+    _, when, strength = st.columns([2, 1, 1], gap="medium")  # under the nudge switch
+    episode_kwargs["nudge_step"] = when.slider("Nudge at step", 1, 499, 100, key="replay_nudge_step")
+    episode_kwargs["nudge"] = strength.slider(
+        "Strength (rad/s)",
+        -MAX_NUDGE,
+        MAX_NUDGE,
+        1.0,
+        0.1,
+        format="%+.1f",
+        key="replay_nudge_strength",
+        help="Added to the pole's angular velocity at that step; positive flicks the pole to the right.",
+    )
+
+start = dict(zip(("x", "x_dot", "theta", "theta_dot"), episode_kwargs.get("init_state", [0.0] * 4)))
+nudge = {"nudge_step": episode_kwargs["nudge_step"], "nudge_strength": episode_kwargs["nudge"]} if nudge_on else {}
+publish(ReplayState(seed=int(seed), start_by_hand=by_hand, mode=mode, nudge=nudge_on, **start, **nudge))  # the link
+
+# --- the two agents -------------------------------------------------------------------------
+settings = f"seed {seed}, {mode} actions, start {episode_kwargs.get('init_state', 'drawn from the seed')}" + (
+    f", nudge {episode_kwargs['nudge']:+.1f} rad/s at step {episode_kwargs['nudge_step']}" if nudge_on else ""
+)
+for column, title, iteration, policy in zip(
+    st.columns(2, gap="large"), ["Untrained", "Trained"], [first_iteration, last_iteration], [untrained, trained]
+):
+    with column:
+        episode, video = replay(policy, **episode_kwargs)
+        st.metric(
+            f"**{title}** · update {iteration}",
+            f"{episode.length} steps",
+            delta=episode.outcome,
+            delta_color="off",
+            delta_arrow="off",
+            help="Episode length: one point of reward per step balanced.",
+        )
+        # the alt text names every setting: a new setting is a new element, which autoplays again
+        # (Streamlit plays an element's video by itself only the first time it draws it)
+        st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{title} agent: {settings}")
+        st.altair_chart(traces_chart(episode, large=st.session_state.get("present", False)), width="stretch")
+        if nudge_on and episode.length <= episode_kwargs["nudge_step"]:
+            st.caption(f"This episode ended before the nudge at step {episode_kwargs['nudge_step']}.")
+st.caption(
+    "Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "
+    "Orange line: the nudge. The untrained agent is the earliest saved checkpoint of the run."
+)
+

@@ -1,0 +1,160 @@
+"""Live training: press Start and watch REINFORCE learn, the policy forming beside the curves."""
+
+import time
+
+import streamlit as st
+
+from pages.links import publish, restore
+from pages.shared import form_widget, run_registry, run_through_entry
+from pg.viz.training_charts import (
+    arrow_datasets,
+    live_heatmap_datasets,
+    live_heatmap_spec,
+    live_specs,
+    training_datasets,
+    with_datasets,
+)
+from pg.runs.live import MAX_SEEDS, follow, pace_through, progress_text, status_message, step_view
+from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
+from pg.app.state import SPEEDS, TrainState
+
+run_through_entry()
+
+TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
+ss = st.session_state
+
+
+@st.cache_resource(show_spinner=False)
+def specs(multi_seed: bool, max_steps: int, large: bool = False) -> dict[str, dict]:
+    """Chart specs are built (and validated) once per layout; redraws only send data."""
+    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec(large)}
+
+
+def apply_preset():
+    for name, value in form_values(preset_config(ss.train_preset)).items():
+        ss[f"train_{name}"] = value
+
+
+restore(TrainState, "train_")  # a link's settings (preset first), on the first run of a visit
+if "train_policy" not in ss:  # first visit: the default preset's values
+    ss.train_preset = "fastest"
+    apply_preset()
+
+st.title("Live training")
+with st.sidebar:
+    st.selectbox("Preset", list(PRESETS), key="train_preset", on_change=apply_preset)
+    st.caption(PRESETS[ss.train_preset]["description"])
+    values = {name: form_widget(name, kind, label, opts) for name, kind, label, opts in FORM_MAIN}
+    n_seeds = st.slider("Seeds trained side by side", 1, MAX_SEEDS, key="train_n_seeds")
+    with st.expander("Evaluation, budgets and more"):
+        values |= {name: form_widget(name, kind, label, opts) for name, kind, label, opts in FORM_ADVANCED}
+    speed = st.radio("Speed", SPEEDS, key="train_speed")
+    ss.setdefault("train_pace", TrainState().pace)  # (a default here and a link's value would clash)
+    pace = st.slider("Human pace: updates per second", 1, 30, key="train_pace", disabled=speed != SPEEDS[1])
+
+cfg, problem = try_config(values)
+if problem:
+    st.error(f"Cannot train with these settings: {problem}.")
+publish(TrainState(preset=ss.train_preset, **values, n_seeds=n_seeds, speed=speed, pace=pace))
+
+
+def form_config():
+    """(config, seeds) from the form as it is now. In a button's callback that is this click's
+    values, a number typed and not yet committed with Enter included: the `cfg` above is the
+    previous script run's. None if the settings cannot train."""
+    return try_config({name: ss[f"train_{name}"] for name, *_ in FORM_MAIN + FORM_ADVANCED})[0], ss.train_n_seeds
+
+
+def new_run(cfg, n_seeds):
+    def announce(_run):  # once per computed run (the load test and the session tests count these)
+        print(f"[pg] computing a new run: seed {cfg.seed}, {n_seeds} seed(s)", flush=True)
+
+    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get(cfg, n_seeds, announce), 0, None, 0.0
+
+
+def ensure_run(restart_finished: bool) -> bool:
+    cfg, n_seeds = form_config()
+    if cfg is None:
+        return False
+    live = ss.get("live")
+    if live is None or (restart_finished and live.finished) or not live.matches(cfg, n_seeds):
+        new_run(cfg, n_seeds)
+    return True
+
+
+def start():
+    ss.running = ensure_run(restart_finished=True) and ss.train_speed != SPEEDS[2]
+
+
+def stop():
+    ss.running = False
+    if ss.get("live") is not None:
+        ss.run, ss.run_label = ss.live.to_run(), "your training run"  # Heatmap and Replay show it
+
+
+def step():
+    ss.running = False
+    if not ensure_run(restart_finished=False):
+        return
+    ss.shown = step_view(ss.live, ss.shown)
+    ss.run, ss.run_label = ss.live.to_run(), "your training run"
+
+
+def reset():
+    for key in ("live", "run", "running", "shown", "view_seconds"):
+        ss.pop(key, None)
+
+
+ss.setdefault("running", False)
+buttons = st.columns(4)
+buttons[0].button("Start", on_click=start, disabled=cfg is None or ss.running, type="primary", key="train_start",
+                  icon=":material/play_arrow:", width="stretch")
+buttons[1].button("Stop", on_click=stop, disabled=not ss.running, key="train_stop", icon=":material/stop:",
+                  width="stretch")
+buttons[2].button("Step", on_click=step, disabled=cfg is None or ss.running, key="train_step",
+                  icon=":material/skip_next:", width="stretch")
+buttons[3].button("Reset", on_click=reset, key="train_reset", icon=":material/restart_alt:", width="stretch")
+
+
+@st.fragment
+def dashboard():
+    live = ss.get("live")
+    if live is None:
+        st.info("Press **Start** to train with these settings, or **Step** for one update at a time. The curves "
+                "and the policy on the right redraw several times a second while REINFORCE learns.")
+        return
+    banner, progress = st.empty(), st.empty()
+    spec = specs(len(live.seeds) > 1, live.cfg.max_episode_steps, ss.get("present", False))
+    rows = [st.columns([2, 1]), st.columns([1, 1]), st.columns(3)]
+    layout = ["returns", "heatmap", "eval", "mean_length", "grad_norm", "entropy", "baseline_value"]
+    slots = dict(zip(layout, (column.empty() for row in rows for column in row)))
+
+    def draw():
+        upto = ss.shown
+        data = arrow_datasets(training_datasets(live, upto) | live_heatmap_datasets(live.policy_at(upto)))
+        for name, slot in slots.items():
+            slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
+        progress.caption(progress_text(live, upto))
+        if message := status_message(live, upto):  # (kind, text): st.success, st.warning, ...
+            getattr(banner, message[0])(message[1])
+
+    draw()
+    clock = time.perf_counter()
+    while ss.running and not (live.finished and ss.shown >= live.n):
+        if speed == SPEEDS[0]:  # compute what nobody has computed yet, else replay it at its speed
+            ss.shown, ss.view_seconds = follow(live, ss.view_seconds, TICK)
+        else:  # human pace: show `pace` updates a second, computing only just ahead
+            ss.shown, clock = pace_through(live, ss.shown, clock, pace, TICK)
+        draw()
+    if ss.running:  # finished: redraw the whole page (buttons, downloads)
+        stop()
+        st.rerun()
+
+
+dashboard()
+if ss.get("live") is not None and not ss.running and ss.live.n:
+    d1, d2, _ = st.columns([1, 1, 2])
+    d1.download_button("Policy (.npz)", ss.live.policy_file(), "policy.npz", key="train_download_policy",
+                       icon=":material/download:", width="stretch")
+    d2.download_button("History (CSV)", ss.live.history_csv(), "history.csv", key="train_download_history",
+                       icon=":material/table:", width="stretch")

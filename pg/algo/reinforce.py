@@ -1,0 +1,389 @@
+"""REINFORCE on CartPole, read top to bottom: config, rollout, returns, baseline, gradient, step.
+
+    grad J(theta) ~= 1/N sum_n sum_t grad log pi_theta(a_t|s_t) * (G_t - b_t)
+
+``train(cfg)`` is a generator: it yields one ``Update`` per gradient step, so a caller (the
+live page, the CLI, a notebook) can draw, pause, step or stop between any two updates.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from pg.algo.baselines import BASELINES, VALUE_MODELS, make_baseline, normalize_advantages
+from pg.envs import CartPole
+from pg.algo.estimators import ADVANTAGES, critic_advantages
+from pg.algo.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from pg.algo.policies import POLICY_KINDS, SoftmaxPolicy, make_policy
+from pg.algo.returns import reward_to_go, whole_episode_weights
+from pg.algo.rollout import Batch, Roller
+
+RETURN_KINDS = ("reward_to_go", "episode")
+CARTPOLE_V1_SOLVED = 475.0  # greedy mean over 100 episodes, CartPole-v1's rule
+CARTPOLE_V0_SOLVED = 195.0  # the "195" of older tutorials: CartPole-v0 (200-step episodes)
+
+
+class TrainingDiverged(RuntimeError):
+    """The run produced NaN or inf. ``policy`` is the last policy whose numbers were finite."""
+
+    def __init__(self, reason: str, policy: SoftmaxPolicy, iteration: int):
+        super().__init__(f"training diverged at update {iteration}: {reason}")
+        self.reason, self.policy, self.iteration = reason, policy, iteration
+
+
+# ---------------------------------------------------------------------------------------------
+# Config
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. Validated on construction; the same config and seed
+    give the same run, bit for bit."""
+
+    policy: str = "linear"
+    """policy: "linear" softmax (the classic posts' policy) or "mlp" (tanh hidden layers)"""
+    hidden: tuple[int, ...] = (32,)
+    """hidden layer sizes of the MLP policy"""
+    optimizer: str = "adam"
+    """"adam" or "sgd" (plain gradient ascent)"""
+    lr: float = 0.2
+    """learning rate (step size)"""
+    batch_episodes: int = 16
+    """episodes per gradient step (N)"""
+    gamma: float = 0.99
+    """discount factor"""
+    returns: str = "reward_to_go"
+    """weight of grad log pi(a_t|s_t): "reward_to_go" G_t or the whole "episode" return"""
+    baseline: str = "batch_mean"
+    """"none", "moving_average" (the classic posts'), "batch_mean" (per step, leave-one-out), "value\""""
+    value_model: str = "linear"
+    """model of the learned value baseline: "linear" or "mlp\""""
+    advantage: str = "returns"
+    """"returns" (that weight minus the baseline), or actor-critic from a learned V(s) (value_model; returns and baseline unused): "td0" or "gae\""""
+    gae_lambda: float = 0.95
+    """GAE's lambda (advantage "gae"): 1 is reward-to-go minus V, 0 is TD(0)"""
+    normalize_advantages: bool = True
+    """rescale the advantages to mean 0, std 1 in each batch"""
+    max_grad_norm: float | None = None
+    """clip the gradient to this norm (None: no clipping)"""
+    entropy_coef: float = 0.0
+    """weight of an entropy bonus added to the objective"""
+    max_episode_steps: int = 500
+    """episode time limit: 500 is CartPole-v1, 200 is CartPole-v0"""
+    eval_every: int = 1
+    """run the greedy evaluation every this many updates"""
+    eval_episodes: int = 100
+    """greedy episodes per evaluation (the CartPole-v1 rule uses 100)"""
+    solve_return: float | None = None
+    """greedy mean return that counts as solved (None: 475 for v1, 195 for v0)"""
+    eval_early_stop: bool = True
+    """stop an evaluation once the solve bar is out of reach (its mean is then not reported)"""
+    stop_on_solve: bool = True
+    """end the run on the update that solves"""
+    max_updates: int = 1000
+    """budget: gradient steps"""
+    max_env_steps: int = 2_000_000
+    """budget: environment steps (training episodes only)"""
+    max_seconds: float = 60.0
+    """budget: wall-clock seconds"""
+    seed: int = 0
+    """seeds everything: initial parameters, start states, sampled actions, evaluations"""
+
+    def __post_init__(self):
+        _choice(self, "policy", POLICY_KINDS)
+        _choice(self, "optimizer", OPTIMIZERS)
+        _choice(self, "returns", RETURN_KINDS)
+        _choice(self, "baseline", BASELINES)
+        _choice(self, "value_model", VALUE_MODELS)
+        _choice(self, "advantage", ADVANTAGES)
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        if (
+            not isinstance(hidden, (tuple, list))
+            or not 1 <= len(hidden) <= 4
+            or not all(_is_int(h) and 1 <= h <= 512 for h in hidden)
+        ):
+            raise ValueError(f"hidden must be 1 to 4 layer sizes, each an integer in [1, 512], got {self.hidden!r}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
+        _number(self, "lr", 0.0, 10.0, low_open=True)
+        _integer(self, "batch_episodes", 1, 4096)
+        _number(self, "gamma", 0.0, 1.0)
+        _number(self, "gae_lambda", 0.0, 1.0)
+        _bool(self, "normalize_advantages")
+        if self.max_grad_norm is not None:
+            _number(self, "max_grad_norm", 0.0, 1e6, low_open=True)
+        _number(self, "entropy_coef", 0.0, 1.0)
+        _integer(self, "max_episode_steps", 1, 100_000)
+        _integer(self, "eval_every", 1, 1_000_000)
+        _integer(self, "eval_episodes", 1, 10_000)
+        if self.solve_return is None:
+            default = {500: CARTPOLE_V1_SOLVED, 200: CARTPOLE_V0_SOLVED}
+            object.__setattr__(
+                self, "solve_return", default.get(self.max_episode_steps, 0.95 * self.max_episode_steps)
+            )
+        _number(self, "solve_return", 0.0, float(self.max_episode_steps), low_open=True)
+        _bool(self, "eval_early_stop")
+        _bool(self, "stop_on_solve")
+        _integer(self, "max_updates", 1, 10_000_000)
+        _integer(self, "max_env_steps", 1, 10**10)
+        _number(self, "max_seconds", 0.0, 86_400.0, low_open=True)
+        _integer(self, "seed", 0, 2**32 - 1)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Build from a dict (e.g. JSON); unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s): {', '.join(map(str, unknown))}")
+        d = dict(d)
+        if isinstance(d.get("hidden"), list):
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _choice(cfg, name, allowed):
+    value = getattr(cfg, name)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _bool(cfg, name):
+    value = getattr(cfg, name)
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    object.__setattr__(cfg, name, bool(value))
+
+
+def _integer(cfg, name, low, high):
+    value = getattr(cfg, name)
+    if not _is_int(value) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    object.__setattr__(cfg, name, int(value))
+
+
+def _number(cfg, name, low, high, low_open=False):
+    value = getattr(cfg, name)
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (low < value if low_open else low <= value) and value <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
+    object.__setattr__(cfg, name, float(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# One update's worth of results
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Update:
+    iteration: int
+    """1 for the first gradient step"""
+    episode_returns: np.ndarray
+    """(N,) undiscounted returns of the batch's episodes"""
+    episode_lengths: np.ndarray
+    """(N,) steps of the batch's episodes"""
+    grad_norm: float
+    """norm of the gradient estimate, before clipping"""
+    entropy: float
+    """mean policy entropy over the visited states, in nats"""
+    baseline_value: float
+    """mean baseline over the visited states (what was subtracted)"""
+    loss: float
+    """the surrogate -1/N sum logp * adv whose gradient is minus the estimate"""
+    policy: SoftmaxPolicy
+    """a copy of the policy after this step"""
+    wall_time: float
+    """seconds train() has spent computing so far (time paused at a yield does not count)"""
+    env_steps: int
+    """cumulative training environment steps"""
+    eval_return: float | None = None
+    """greedy mean return, on updates with a completed evaluation"""
+    eval_upper_bound: float | None = None
+    """on an evaluation cut short: the best mean it could still have reached"""
+    solved: bool = False
+    """True on the update that met the solve rule"""
+    stop_reason: str | None = None
+    """on the last update: "solved", "max_updates", "max_env_steps" or "max_seconds\""""
+    eval_returns: np.ndarray | None = field(default=None, repr=False)
+    """(eval_episodes,) the greedy returns, on updates with a completed evaluation"""
+
+    @property
+    def mean_return(self) -> float:
+        return float(self.episode_returns.mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimator
+# ---------------------------------------------------------------------------------------------
+def reinforce_gradient(policy, batch: Batch, gamma: float, baseline, returns="reward_to_go",
+                       normalize=False, entropy_coef=0.0, advantage="returns", gae_lambda=0.95):
+    """The REINFORCE estimate of grad J from one batch of N episodes.
+
+    Returns ``(grad, G, adv)``: the (P,) gradient and the (T, N) returns and advantages.
+    ``advantage`` "td0" or "gae" makes it actor-critic (pg.algo.estimators): ``baseline`` is then
+    the learned critic V, and G the reward-to-go it learns from.
+    """
+    alive, n_episodes = batch.alive, batch.alive.shape[1]
+    # 1. The weight of each log-probability: the reward-to-go G_t (rewards before t cannot
+    #    depend on a_t, so dropping them removes noise, not signal) or the whole return.
+    if returns == "reward_to_go" or advantage != "returns":
+        G = reward_to_go(batch.rewards, alive, gamma)
+    else:
+        G = whole_episode_weights(batch.rewards, alive, gamma)
+    # 2. Subtract a baseline b(s_t). It does not depend on a_t, so E[grad log pi * b] = 0:
+    #    no bias, less variance.
+    b = baseline.values(batch, G)
+    adv = G - b
+    # 2'. Actor-critic: with b = V(s_t) a learned critic, replace the sampled G_t by
+    #     r_t + gamma V(s_{t+1}) (TD(0)), or a (gamma lambda)-weighted mix of both (GAE):
+    #     less variance, bought with the critic's bias.
+    if advantage != "returns":
+        adv = critic_advantages(advantage, batch, b, gamma, gae_lambda)
+    if normalize:
+        adv = normalize_advantages(adv, alive)
+    # 3. grad J ~= 1/N sum_n sum_t grad log pi(a_t | s_t) * adv_t
+    obs, actions = batch.obs[alive], batch.actions[alive]
+    grad = policy.grad_log_prob(obs, actions, adv[alive]) / n_episodes
+    if entropy_coef:
+        grad += entropy_coef * policy.grad_entropy(obs) / n_episodes
+    return grad, G, adv
+
+
+def surrogate_loss(policy, batch: Batch, adv: np.ndarray) -> float:
+    """-1/N sum logp * adv: a number with no meaning of its own whose gradient (with adv
+    held fixed) is minus the REINFORCE estimate. Autodiff code minimises it."""
+    alive = batch.alive
+    logp = policy.log_prob(batch.obs[alive], batch.actions[alive])
+    return float(-(logp * adv[alive]).sum() / alive.shape[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+class Evaluator:
+    """Greedy episodes on a dedicated batch of environments (fresh start states each call)."""
+
+    def __init__(self, episodes: int, max_steps: int, seed):
+        self.roller = Roller(CartPole(episodes, max_steps), seed=seed)
+
+    def __call__(self, policy, stop_below: float | None = None):
+        """Returns ``(returns, None)`` if every episode finished, else ``(None, upper_bound)``
+        when the run was cut short because the mean could no longer reach ``stop_below``."""
+        batch = self.roller.run(policy, greedy=True, stop_below=stop_below)
+        still_alive = self.roller.env.alive
+        returns = batch.episode_returns.copy()
+        if still_alive.any():
+            T = self.roller.env.max_steps
+            upper = returns + still_alive * (T - len(batch.alive))
+            return None, float(upper.mean())
+        return returns, None
+
+
+def evaluate(policy, episodes: int = 100, seed: int = 0, max_steps: int = 500) -> np.ndarray:
+    """(episodes,) greedy returns of ``policy`` on CartPole (v1 by default)."""
+    returns, _ = Evaluator(episodes, max_steps, seed)(policy)
+    return returns
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+def _seeds(cfg: TrainConfig):
+    """Independent streams: initial parameters, start states, sampled actions, evaluations."""
+    return np.random.SeedSequence(cfg.seed).spawn(4)
+
+
+def initial_policy(cfg: TrainConfig) -> SoftmaxPolicy:
+    """The policy a run with ``cfg`` starts from (update 0): the "untrained" agent."""
+    return make_policy(cfg.policy, hidden=cfg.hidden, seed=np.random.default_rng(_seeds(cfg)[0]))
+
+
+def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Update]:
+    """Yield one Update per gradient step until solved or out of budget.
+
+    Raises TrainingDiverged (with the last finite policy) instead of producing NaN.
+    """
+    clock = time.perf_counter()  # the clock stops while the caller holds an Update
+    elapsed = 0.0
+    _, env_seed, action_seed, eval_seed = _seeds(cfg)
+    policy = initial_policy(cfg) if policy is None else policy.copy()
+    roller = Roller(CartPole(cfg.batch_episodes, cfg.max_episode_steps), seed=env_seed)
+    action_rng = np.random.default_rng(action_seed)
+    evaluator = Evaluator(cfg.eval_episodes, cfg.max_episode_steps, eval_seed)
+    critic = cfg.advantage != "returns"  # td0 / gae learn V(s) as the value baseline does
+    baseline = make_baseline("value" if critic else cfg.baseline, 4, cfg.max_episode_steps, cfg.value_model,
+                             seed=cfg.seed)
+    optimizer = make_optimizer(cfg.optimizer, policy.params.size, cfg.lr)
+    env_steps = 0
+
+    for iteration in range(1, cfg.max_updates + 1):
+        # --- algorithm: collect N episodes with the current policy, estimate, step -------
+        batch = roller.run(policy, action_rng)
+        grad, G, adv = reinforce_gradient(
+            policy, batch, cfg.gamma, baseline, cfg.returns, cfg.normalize_advantages, cfg.entropy_coef,
+            cfg.advantage, cfg.gae_lambda,
+        )
+        loss = surrogate_loss(policy, batch, adv)
+        if not (np.isfinite(grad).all() and math.isfinite(loss)):
+            raise TrainingDiverged("the gradient or the loss is not finite", policy.copy(), iteration)
+        grad, grad_norm = clip_grad_norm(grad, cfg.max_grad_norm)
+        last_good = policy.params.copy()
+        optimizer.step(policy.params, grad)
+        if not np.isfinite(policy.params).all():
+            raise TrainingDiverged("a parameter is not finite", policy.with_params(last_good), iteration)
+        baseline_value = baseline.summary
+        baseline.update(batch, G)
+
+        # --- bookkeeping: statistics, evaluation, stopping rules -------------------------
+        env_steps += batch.env_steps
+        entropy = float(policy.with_params(last_good).entropy(batch.obs[batch.alive]).mean())
+        update = Update(
+            iteration=iteration,
+            episode_returns=batch.episode_returns.copy(),
+            episode_lengths=batch.lengths.copy(),
+            grad_norm=grad_norm,
+            entropy=entropy,
+            baseline_value=baseline_value,
+            loss=loss,
+            policy=policy.copy(),
+            wall_time=0.0,
+            env_steps=env_steps,
+        )
+        if iteration % cfg.eval_every == 0:
+            stop_below = cfg.solve_return if cfg.eval_early_stop else None
+            eval_returns, upper = evaluator(policy, stop_below)
+            if eval_returns is not None:
+                update.eval_returns = eval_returns
+                update.eval_return = float(eval_returns.mean())
+                update.solved = update.eval_return >= cfg.solve_return
+            else:
+                update.eval_upper_bound = upper
+        elapsed += time.perf_counter() - clock
+        update.wall_time = elapsed
+        if update.solved and cfg.stop_on_solve:
+            update.stop_reason = "solved"
+        elif iteration == cfg.max_updates:
+            update.stop_reason = "max_updates"
+        elif env_steps >= cfg.max_env_steps:
+            update.stop_reason = "max_env_steps"
+        elif update.wall_time >= cfg.max_seconds:
+            update.stop_reason = "max_seconds"
+        yield update
+        clock = time.perf_counter()
+        if update.stop_reason:
+            return

@@ -1,0 +1,406 @@
+"""Estimators side by side: train each on CartPole with several seeds, probe their gradients.
+
+A ``Comparison`` trains one pg.runs.live.LiveRun per estimator (the same base config and the same
+seeds, so estimator k and estimator j start from the same policy and the same start states),
+each run stopping when it solves or at its budget. Then it probes every estimator's gradient
+(pg.lessons.variance) at two shared policies, so the bars compare like with like:
+
+* "start": the untrained policy every run begins from (update 0);
+* "mid": a policy on its way, from the first seed of the first estimator that got there: its
+  first update whose training episodes averaged at least ``MID_RETURN`` steps (if no
+  estimator's first seed did, the best update of any).
+
+It runs in chunks (``advance(seconds)``), so a page can redraw between them; ``run()`` goes to
+the end (the CLI and the benchmark). Everything it reports comes from its own runs:
+
+================  ===========================================================================
+method            what
+================  ===========================================================================
+curves(x)         per estimator, on a common x grid ("env_steps" or "wall_time"): median, min
+                  and max over seeds of the training episodes' mean return; a seed that has
+                  stopped keeps its last value (LiveRun.band's convention)
+solve_points()    one row per solved seed: where it solved (env steps, seconds, return)
+variance_rows()   one row per (estimator, checkpoint): the probe's statistics
+table()           one row per estimator: steps and seconds to solve (median [min-max] over the
+                  seeds that solved), gradient variance at each checkpoint, seeds solved k/n
+================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from pg.algo.estimators import DEFAULT_ESTIMATORS, EstimatorSpec, parse_estimator
+from pg.runs.live import MAX_SEEDS, LiveRun
+from pg.algo.reinforce import TrainConfig, initial_policy
+from pg.lessons.variance import GradientProbe
+
+MAX_ESTIMATORS = 4
+MID_RETURN = 150.0  # the "mid" checkpoint: training episodes balance 150 of 500 steps on average
+CHECKPOINTS = ("start", "mid")
+
+
+# What the Compare page offers: estimator families ("gae" takes its lambda from a slider) and
+# episodes per update
+COMPARE_CHOICES = ("reinforce", "rtg", "rtg-moving-average", "rtg-batch-mean", "rtg-value", "td0", "gae")
+COMPARE_EPISODES = (4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """What a comparison runs: estimators, seeds, and the base config they share."""
+
+    estimators: tuple[str, ...] = DEFAULT_ESTIMATORS
+    """estimator names (pg.algo.estimators.ESTIMATOR_NAMES; "gae:0.95" carries its lambda)"""
+    n_seeds: int = 5
+    """seeds per estimator: seed, seed + 1, ..."""
+    seed: int = 0
+    """the first seed"""
+    batch_episodes: int = 16
+    """episodes per update (and per probed gradient estimate)"""
+    value_model: str = "mlp"
+    """the critic / value baseline: "linear" or "mlp\""""
+    normalize_advantages: bool = False
+    """off: each estimator as the theory defines it (normalising hides much of the difference)"""
+    max_env_steps: int = 300_000
+    """budget of each run (one estimator, one seed)"""
+    max_seconds: float = 60.0
+    """budget of each run, in seconds of training (generous: the env-step budget should bind, since
+    seconds depend on the machine and its load)"""
+    probe_estimates: int = 32
+    """independent gradient estimates per estimator and checkpoint"""
+
+    def __post_init__(self):
+        names = tuple(parse_estimator(e).name for e in self.estimators)  # raises on a bad name
+        if not 1 <= len(names) <= MAX_ESTIMATORS:
+            raise ValueError(f"estimators must list 1 to {MAX_ESTIMATORS} estimators, got {len(names)}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"estimators must not repeat, got {', '.join(names)}")
+        object.__setattr__(self, "estimators", names)
+        if not isinstance(self.n_seeds, int) or not 1 <= self.n_seeds <= MAX_SEEDS:
+            raise ValueError(f"n_seeds must be an integer in [1, {MAX_SEEDS}], got {self.n_seeds!r}")
+        if not isinstance(self.probe_estimates, int) or not 2 <= self.probe_estimates <= 10_000:
+            raise ValueError(f"probe_estimates must be an integer in [2, 10000], got {self.probe_estimates!r}")
+        self.base_config()  # TrainConfig validates the rest, naming the field
+
+    @property
+    def specs(self) -> list[EstimatorSpec]:
+        return [parse_estimator(e) for e in self.estimators]
+
+    def base_config(self) -> TrainConfig:
+        return TrainConfig(batch_episodes=self.batch_episodes, value_model=self.value_model,
+                           normalize_advantages=self.normalize_advantages, max_env_steps=self.max_env_steps,
+                           max_seconds=self.max_seconds, seed=self.seed)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.n_seeds))
+
+
+@dataclass
+class Checkpoint:
+    name: str
+    """"start" or "mid\""""
+    policy: object
+    description: str
+    """where the policy comes from, in words"""
+    probe: GradientProbe | None = field(default=None, repr=False)
+
+
+class Comparison:
+    def __init__(self, settings: CompareSettings):
+        self.settings = settings
+        self.specs = settings.specs
+        base = settings.base_config()
+        # every snapshot kept, so the "mid" checkpoint is the exact policy of that update
+        self.runs = [LiveRun(spec.config(base), settings.n_seeds, max_snapshots=base.max_updates + 1)
+                     for spec in self.specs]
+        self.checkpoints: list[Checkpoint] = []
+        self.probe_seconds = 0.0
+        self._lock = threading.Lock()
+
+    # -- running ---------------------------------------------------------------------------
+    @property
+    def training_finished(self) -> bool:
+        return all(run.finished for run in self.runs)
+
+    @property
+    def finished(self) -> bool:
+        return self.training_finished and len(self.checkpoints) == len(CHECKPOINTS) and all(
+            c.probe.done for c in self.checkpoints)
+
+    def advance(self, seconds: float) -> None:
+        """About ``seconds`` of work: training (the unfinished runs share the time), then the
+        gradient probes."""
+        deadline = time.perf_counter() + seconds
+        with self._lock:
+            while not self.finished:
+                if not self.training_finished:
+                    running = [run for run in self.runs if not run.finished]
+                    left = max(deadline - time.perf_counter(), 0.0)
+                    for run in running:
+                        run.advance(left / len(running))
+                else:
+                    self._probe_step()
+                if time.perf_counter() >= deadline:
+                    break
+
+    def run(self) -> Comparison:
+        """To the end (training and probes)."""
+        while not self.finished:
+            self.advance(1.0)
+        return self
+
+    def _probe_step(self) -> None:
+        if not self.checkpoints:
+            self.checkpoints = self._make_checkpoints()
+        current = next(c for c in self.checkpoints if not c.probe.done)
+        start = time.perf_counter()
+        current.probe.step()
+        self.probe_seconds += time.perf_counter() - start
+
+    def mid_reference(self) -> tuple[int, int]:
+        """(estimator index, update) of the "mid" policy: in the first estimator whose first seed
+        reached MID_RETURN, the first update that did; if none did, the best update of any."""
+        best = None
+        for k, run in enumerate(self.runs):
+            history = run.history(0)
+            returns = history["mean_return"]
+            if not len(returns):
+                continue
+            reached = np.flatnonzero(returns >= MID_RETURN)
+            if len(reached):
+                return k, int(history["iteration"][reached[0]])
+            j = int(np.argmax(returns))
+            if best is None or returns[j] > best[0]:
+                best = (float(returns[j]), k, int(history["iteration"][j]))
+        return (0, 0) if best is None else best[1:]
+
+    def _make_checkpoints(self) -> list[Checkpoint]:
+        s, base = self.settings, self.settings.base_config()
+        k, iteration = self.mid_reference()
+        if iteration == 0:  # no first seed recorded an update (each diverged at once)
+            mid = Checkpoint("mid", initial_policy(base), f"the untrained policy of seed {s.seed} (no update recorded)")
+        else:
+            returns = self.runs[k].history(0)["mean_return"]
+            mid = Checkpoint(
+                "mid", self.runs[k].policy_at(iteration, 0),
+                f"the policy of {self.specs[k].label}, seed {s.seed}, after update {iteration} (its training "
+                f"episodes averaged {returns[iteration - 1]:.0f} steps)",
+            )
+        start = Checkpoint("start", initial_policy(base), f"the untrained policy of seed {s.seed} (update 0)")
+        for c in (start, mid):
+            c.probe = GradientProbe(c.policy, self.specs, s.probe_estimates, s.batch_episodes, seed=s.seed,
+                                    gamma=base.gamma, max_steps=base.max_episode_steps,
+                                    value_model=s.value_model, normalize=s.normalize_advantages)
+        return [start, mid]
+
+    def progress(self) -> tuple[float, str]:
+        """(fraction done in [0, 1], what is happening, in words)."""
+        n_runs = len(self.runs) * self.settings.n_seeds
+        done = sum(seed.finished for run in self.runs for seed in run.seeds)
+        if not self.training_finished:
+            # a run's share: its budget used so far, whichever budget is nearest
+            parts = []
+            for run in self.runs:
+                for seed in run.seeds:
+                    if seed.finished:
+                        parts.append(1.0)
+                    elif seed.recorder.n:
+                        cols = seed.recorder.columns
+                        parts.append(min(1.0, max(cols.column("env_steps")[-1] / seed.cfg.max_env_steps,
+                                                  cols.column("wall_time")[-1] / seed.cfg.max_seconds)))
+                    else:
+                        parts.append(0.0)
+            return 0.8 * float(np.mean(parts)), f"training: {done} of {n_runs} runs finished"
+        total = len(CHECKPOINTS) * self.settings.probe_estimates
+        made = sum(c.probe.n for c in self.checkpoints)
+        if made < total:
+            return 0.8 + 0.2 * made / total, f"probing the gradients: {made} of {total} batches"
+        return 1.0, f"done: {n_runs} runs and {total} probe batches"
+
+    # -- reading ---------------------------------------------------------------------------
+    def _seed_columns(self, k: int) -> list[dict]:
+        run = self.runs[k]
+        return [run.history(i) for i in range(len(run.seeds)) if run.seeds[i].recorder.n]
+
+    def curves(self, x: str = "env_steps", points: int = 200) -> dict[str, np.ndarray]:
+        """Columns estimator, x, median, low, high: the training episodes' mean return of each
+        estimator's seeds, interpolated onto one grid of ``points`` values of ``x``
+        ("env_steps" or "wall_time") and reduced over seeds."""
+        if x not in ("env_steps", "wall_time"):
+            raise ValueError(f"x must be env_steps or wall_time, got {x!r}")
+        per_run = [self._seed_columns(k) for k in range(len(self.runs))]
+        ends = [h[x][-1] for seeds in per_run for h in seeds]
+        out = {"estimator": [], "x": [], "median": [], "low": [], "high": []}
+        if not ends:
+            return {k: np.array(v) for k, v in out.items()}
+        grid = np.linspace(0.0, max(ends), points)
+        for spec, seeds in zip(self.specs, per_run):
+            if not seeds:
+                continue
+            first, last = min(h[x][0] for h in seeds), max(h[x][-1] for h in seeds)
+            xs = grid[(grid >= first) & (grid <= last)]
+            xs = np.unique(np.concatenate([[first], xs, [last]]))
+            ys = np.vstack([np.interp(xs, h[x], h["mean_return"]) for h in seeds])
+            out["estimator"] += [spec.label] * len(xs)
+            out["x"].append(xs)
+            out["median"].append(np.median(ys, axis=0))
+            out["low"].append(ys.min(axis=0))
+            out["high"].append(ys.max(axis=0))
+        return {"estimator": np.array(out["estimator"]),
+                **{k: np.concatenate(out[k]) for k in ("x", "median", "low", "high")}}
+
+    def solve_points(self) -> dict[str, np.ndarray]:
+        """Columns estimator, seed, env_steps, wall_time, mean_return: one row per solved seed."""
+        rows = []
+        for spec, run in zip(self.specs, self.runs):
+            for seed in run.seeds:
+                if seed.solved is not None:
+                    h = seed.recorder.columns
+                    rows.append((spec.label, seed.cfg.seed, seed.solved.env_steps, seed.solved.wall_time,
+                                 h.column("mean_return")[seed.solved.iteration - 1]))
+        names = ("estimator", "seed", "env_steps", "wall_time", "mean_return")
+        return {name: np.array([r[i] for r in rows]) for i, name in enumerate(names)}
+
+    def variance_rows(self) -> list[dict]:
+        """One row per (estimator, checkpoint probed so far, with >= 2 estimates)."""
+        rows = []
+        for c in self.checkpoints:
+            if c.probe is None or c.probe.n < 2:
+                continue
+            for spec, (name, stats) in zip(self.specs, c.probe.results().items()):
+                rows.append({"estimator": spec.label, "name": name, "checkpoint": c.name,
+                             "description": c.description, "n_estimates": stats["n_estimates"],
+                             "episodes": stats["episodes"], "variance": stats["variance"],
+                             "relative_variance": stats["relative_variance"],
+                             "cosine_mean": stats["cosine_mean"], "cosine_std": stats["cosine_std"]})
+        return rows
+
+    def table(self) -> list[dict]:
+        """One row per estimator (see the module docstring); numbers, not text."""
+        probed = {(r["name"], r["checkpoint"]): r for r in self.variance_rows()}
+        rows = []
+        for spec, run in zip(self.specs, self.runs):
+            solved = [s.solved for s in run.seeds if s.solved is not None]
+            row = {"estimator": spec.label, "name": spec.name,
+                   "seeds": [s.cfg.seed for s in run.seeds],
+                   "solved": len(solved), "n_seeds": len(run.seeds),
+                   "diverged": sum(s.stop_reason == "diverged" for s in run.seeds),
+                   "stop_reasons": [s.stop_reason for s in run.seeds]}
+            row.update(_summary("env_steps", [s.env_steps for s in solved]))
+            row.update(_summary("seconds", [s.wall_time for s in solved]))
+            for name in CHECKPOINTS:
+                r = probed.get((spec.name, name))
+                row[f"variance_{name}"] = None if r is None else r["variance"]
+                row[f"cosine_{name}"] = None if r is None else r["cosine_mean"]
+            rows.append(row)
+        return rows
+
+
+def _summary(name: str, values: list) -> dict:
+    if not values:
+        return {f"{name}_median": None, f"{name}_min": None, f"{name}_max": None}
+    return {f"{name}_median": float(statistics.median(values)), f"{name}_min": float(min(values)),
+            f"{name}_max": float(max(values))}
+
+
+# ---------------------------------------------------------------------------------------------
+# The table in words and numbers (the page, the CLI and the benchmark print the same)
+# ---------------------------------------------------------------------------------------------
+TABLE_COLUMNS = ("Estimator", "Env steps to solve", "Seconds to solve", "Gradient variance (start)",
+                 "Gradient variance (mid)", "cos to mean (mid)", "Seeds solved")
+
+
+def _range(row: dict, name: str, fmt: str) -> str:
+    if row[f"{name}_median"] is None:
+        return "not solved"
+    median, low, high = (format(row[f"{name}_{k}"], fmt) for k in ("median", "min", "max"))
+    return median if row["solved"] == 1 else f"{median} [{low}–{high}]"
+
+
+def _number(value, fmt: str = ".3g") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def formatted_table(rows: list[dict]) -> list[dict[str, str]]:
+    """The table as text cells under TABLE_COLUMNS (medians over the seeds that solved,
+    [min–max] beside them)."""
+    out = []
+    for row in rows:
+        solved = f"{row['solved']}/{row['n_seeds']}"
+        notes = [f"{row['diverged']} diverged"] if row["diverged"] else []
+        out_of_time = row.get("stop_reasons", []).count("max_seconds")
+        if out_of_time:  # seconds depend on the machine and its load: say so
+            notes.append(f"{out_of_time} out of time")
+        if notes:
+            solved += f" ({', '.join(notes)})"
+        out.append(dict(zip(TABLE_COLUMNS, (
+            row["estimator"], _range(row, "env_steps", ",.0f"), _range(row, "seconds", ".2f"),
+            _number(row["variance_start"]), _number(row["variance_mid"]), _number(row["cosine_mid"], ".2f"),
+            solved,
+        ))))
+    return out
+
+
+def text_table(rows: list[dict]) -> str:
+    """The formatted table as aligned plain text (the CLI's output)."""
+    cells = formatted_table(rows)
+    widths = [max(len(c), *(len(r[c]) for r in cells)) for c in TABLE_COLUMNS]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(TABLE_COLUMNS, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(r[c].ljust(w) for c, w in zip(TABLE_COLUMNS, widths)) for r in cells]
+    return "\n".join(lines)
+
+
+def describe(comparison: Comparison) -> str:
+    """The caption under the table: seeds, budgets and the probe's checkpoints, in words."""
+    s, base = comparison.settings, comparison.settings.base_config()
+    seeds = ", ".join(map(str, s.seeds))
+    text = (f"Seeds {seeds} for every estimator ({s.batch_episodes} episodes per update, Adam, "
+            f"lr {base.lr:g}, γ {base.gamma:g}, advantages {'normalised' if s.normalize_advantages else 'not normalised'}, "
+            f"{s.value_model} critic). Each run stops when solved (greedy mean ≥ {base.solve_return:g} over "
+            f"{base.eval_episodes} episodes) or after {s.max_env_steps:,} env steps or {s.max_seconds:g} s. "
+            "Steps and seconds to solve: median [min–max] over the seeds that solved; seconds count training and "
+            "evaluation. Gradient variance: trace of the covariance of one update's gradient estimate, from "
+            f"{s.probe_estimates} independent batches of {s.batch_episodes} episodes")
+    if comparison.checkpoints:
+        text += " at " + "; and at ".join(f"“{c.name}”: {c.description}" for c in comparison.checkpoints)
+    return text + "."
+
+
+def run_comparison(settings: CompareSettings | None = None, **overrides) -> Comparison:
+    """Run a whole comparison (``settings`` with ``overrides``) and return it."""
+    settings = replace(settings or CompareSettings(), **overrides)
+    return Comparison(settings).run()
+
+
+class ComparisonRegistry:
+    """Comparisons shared by every session of a server, keyed by their settings: a room that
+    presses Run on the same settings watches one computation. At most ``max_entries`` are
+    kept (least recently used go first)."""
+
+    def __init__(self, max_entries: int = 8):
+        self.max_entries = max_entries
+        self._comparisons: dict[CompareSettings, Comparison] = {}
+        self._lock = threading.Lock()
+        self.created = 0
+
+    def get(self, settings: CompareSettings) -> Comparison:
+        with self._lock:
+            comparison = self._comparisons.pop(settings, None)
+            if comparison is None:
+                comparison = Comparison(settings)
+                self.created += 1
+            self._comparisons[settings] = comparison  # most recently used last
+            while len(self._comparisons) > self.max_entries:
+                self._comparisons.pop(next(iter(self._comparisons)))
+            return comparison
+
+    def __len__(self) -> int:
+        return len(self._comparisons)

@@ -1,0 +1,494 @@
+"""The policy-gradient theorem, one numerical check per step of the derivation.
+
+The theorem page (pages/views/theorem.py) shows each step as an equation and, beside it, the result
+of one function here; tests/lessons/test_derivation.py asserts each result against known truth. Every
+check runs on one of pg.lessons.theory's exactly solvable problems, so "the exact value" is a sum over
+every trajectory, not another estimate:
+
+* ``tiny_cartpole``: CartPole in three states (leans left, upright, leans right), 4 steps.
+  theta_s is the logit of "push right" in state s (the logit of "push left" is 0), so
+  pi(right | s) = sigmoid(theta_s).
+* ``bandit``: one state, three arms; theta_k is arm k's logit, pi = softmax(theta).
+
+=========  =============  ===============================================================
+symbol     shape          meaning
+=========  =============  ===============================================================
+theta      (3,)           the parameters on the page's sliders
+logp       (T, N)         log pi(a_t | s_t) of each step of N sampled episodes
+score      (3,)           grad_theta log pi(a|s) (of one step) or sum_t of it (of an episode)
+G          (T, N)         reward-to-go sum_{t' >= t} r_t'  (gamma = 1)
+b          scalar/(T, N)  baseline
+adv        (T, N)         G - b, the weight of each grad log pi
+g_hat      (3,)           a REINFORCE estimate of grad J; ``exact``: grad J by enumeration
+=========  =============  ===============================================================
+
+Gradients are with respect to theta: the policy objects of pg.algo.policies have more parameters
+(weights and biases of a linear softmax); ``Setup.theta_index`` picks out those that theta
+sets, which by the chain rule gives d/dtheta exactly. Every function takes its randomness as a
+seed and is deterministic given it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from pg.algo.baselines import make_baseline
+from pg.algo.reinforce import reinforce_gradient, surrogate_loss
+from pg.algo.rollout import Batch
+from pg.lessons.theory import SoftmaxBandit, TabularMDP, exact_gradient, exact_objective
+
+PROBLEMS = ("tiny_cartpole", "bandit")
+GAMMA = 1.0  # undiscounted, as in the derivation on the page
+CONVERGENCE_NS = tuple(2**k for k in range(0, 11))  # 1 .. 1024 episodes per estimate
+CONVERGENCE_REPEATS = 40
+VARIANCE_ESTIMATES = 200  # estimates per estimator in the variance study
+SCORE_EPISODES = 4000  # episodes averaged in the E[grad log pi * b] = 0 check
+ESTIMATORS = (  # (label, returns, baseline): the variants of the variance study, in page order
+    ("whole return R(τ)", "episode", "none"),
+    ("reward-to-go G_t", "reward_to_go", "none"),
+    ("G_t − moving average", "reward_to_go", "moving_average"),
+    ("G_t − batch mean", "reward_to_go", "batch_mean"),
+    ("G_t − learned V(s_t)", "reward_to_go", "value"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The derivation, as the page writes it (LaTeX), one entry per check below
+# ---------------------------------------------------------------------------------------------
+STEPS = (
+    ("The objective", (
+        r"J(\theta) = \mathbb{E}_{\tau \sim \pi_\theta}\big[R(\tau)\big] = \sum_\tau P(\tau;\theta)\,R(\tau)",)),
+    ("The log-derivative trick", (
+        r"\nabla_\theta P = P\,\nabla_\theta \log P",
+        r"\begin{aligned} \nabla_\theta J &= \sum_\tau \nabla_\theta P(\tau;\theta)\,R(\tau) \\"
+        r" &= \sum_\tau P(\tau;\theta)\,\nabla_\theta \log P(\tau;\theta)\,R(\tau) \\"
+        r" &= \mathbb{E}_\tau\big[R(\tau)\,\nabla_\theta \log P(\tau;\theta)\big] \end{aligned}")),
+    ("The dynamics drop out", (
+        r"\begin{aligned} \log P(\tau;\theta) = {} & \textcolor{#6b7280}{\log \rho_0(s_0)} \\"
+        r" & + \sum_t \log \pi_\theta(a_t \mid s_t) \\"
+        r" & + \textcolor{#6b7280}{\sum_t \log P(s_{t+1} \mid s_t, a_t)} \end{aligned}",
+        r"\nabla_\theta \log P(\tau;\theta) = \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)")),
+    ("The estimator, and its error", (
+        r"\nabla_\theta J = \mathbb{E}_\tau\Big[R(\tau) \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\Big]",
+        r"\hat g = \frac{1}{N} \sum_{n=1}^{N} R(\tau_n) \sum_t \nabla_\theta \log \pi_\theta(a^n_t \mid s^n_t)")),
+    ("Reward-to-go", (
+        r"\nabla_\theta J = \mathbb{E}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\,G_t\Big]",
+        r"G_t = \sum_{t' \ge t} r_{t'}")),
+    ("A baseline", (
+        r"\begin{aligned} \mathbb{E}_{a \sim \pi_\theta}\big[\nabla_\theta \log \pi_\theta(a \mid s)\, b\big]"
+        r" &= b \sum_a \nabla_\theta \pi_\theta(a \mid s) \\"
+        r" &= b\, \nabla_\theta \sum_a \pi_\theta(a \mid s) \\ &= b\,\nabla_\theta 1 = 0 \end{aligned}",
+        r"\nabla_\theta J = \mathbb{E}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\,"
+        r"\big(G_t - b(s_t)\big)\Big]")),
+    ("The REINFORCE update", (
+        r"\hat g = \frac{1}{N} \sum_{n=1}^{N} \sum_t \nabla_\theta \log \pi_\theta(a^n_t \mid s^n_t)\,"
+        r"\underbrace{\big(G^n_t - b^n_t\big)}_{\text{adv}}",
+        r"\theta \leftarrow \theta + \alpha\,\hat g")),
+    ("The \"loss\" is a device", (
+        r"\begin{aligned} L(\theta) &= -\frac{1}{N} \sum_n \sum_t \log \pi_\theta(a_t \mid s_t)\,\text{adv}_t \\"
+        r" \nabla_\theta L &= -\hat g \quad \text{(adv held fixed)} \end{aligned}",
+        r"\begin{aligned} L_\text{mean} &= -\frac{1}{\sum_n T_n} \sum_n \sum_t \log \pi_\theta(a_t \mid s_t)\,"
+        r"\text{adv}_t \\ &= \frac{N}{\sum_n T_n}\,L(\theta) \\"
+        r" \nabla_\theta L_\text{mean} &= -\frac{N}{\sum_n T_n}\,\hat g \end{aligned}")),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The problem at the sliders' theta
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Setup:
+    """A problem, its policy at theta, and names for the page."""
+
+    name: str
+    problem: SoftmaxBandit | TabularMDP
+    theta: np.ndarray  # (3,)
+    theta_index: np.ndarray  # (3,) positions of theta in policy.params
+    theta_labels: tuple[str, ...]
+    state_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+
+    @cached_property
+    def policy(self):
+        return self.policy_at(self.theta)
+
+    @cached_property
+    def exact_grad(self) -> np.ndarray:
+        """(3,) grad_theta J by enumerating every trajectory."""
+        return self.d_theta(exact_gradient(self.problem, self.policy, GAMMA))
+
+    def policy_at(self, theta):
+        theta = np.asarray(theta, dtype=np.float64)
+        if self.name == "bandit":
+            return self.problem.make_policy(theta)
+        return self.problem.make_policy(np.stack([np.zeros_like(theta), theta], axis=1))
+
+    def d_theta(self, grad_params: np.ndarray) -> np.ndarray:
+        """(..., 3) the theta components of a gradient over all policy parameters."""
+        return np.asarray(grad_params)[..., self.theta_index]
+
+    def state_index(self, obs: np.ndarray) -> np.ndarray:
+        """(...) the state number of each observation (the bandit has one state, 0)."""
+        if self.name == "bandit":
+            return np.zeros(obs.shape[:-1], dtype=np.intp)
+        return obs.argmax(axis=-1)
+
+    def score_table(self, theta=None) -> np.ndarray:
+        """(S, A, 3) grad_theta log pi(a|s) for every state and action, from the policy's own
+        gradient code."""
+        policy = self.policy if theta is None else self.policy_at(theta)
+        S, A = len(self.state_names), len(self.action_names)
+        table = np.zeros((S, A, len(self.theta)))
+        for s in range(S):
+            for a in range(A):
+                table[s, a] = self.d_theta(policy.grad_log_prob(self._obs(s)[None], np.array([a])))
+        return table
+
+    def probs_table(self, theta=None) -> np.ndarray:
+        """(S, A) pi(a|s)."""
+        policy = self.policy if theta is None else self.policy_at(theta)
+        return policy.probs(np.stack([self._obs(s) for s in range(len(self.state_names))]))
+
+    def describe(self) -> str:
+        """The problem in a Markdown sentence (with TeX), its numbers computed at theta."""
+        pi = self.probs_table()
+        if self.name == "bandit":
+            return (f"**a three-armed bandit**: one step per episode; arm $k$ pays its mean "
+                    f"({', '.join(map(str, self.problem.means))}) plus unit Gaussian noise; "
+                    f"$\\pi = \\mathrm{{softmax}}(\\theta) = ({', '.join(f'{p:+.2f}' for p in pi[0])})$.")
+        return ("**a CartPole small enough to solve exactly**: the pole leans left, stands upright or leans right; "
+                "pushing toward the lean rights it, pushing away topples it; +1 per step, at most "
+                f"{self.problem.horizon} steps. $\\theta_s$ is the logit of *push right* in state $s$: the policy "
+                "pushes right with probability " + ", ".join(f"{p:.2f} ({s})" for s, p in zip(self.state_names, pi[:, 1]))
+                + ".")
+
+    def _obs(self, s: int) -> np.ndarray:
+        return np.eye(self.problem.obs_dim)[s] if self.name != "bandit" else np.zeros(1)
+
+
+def make_setup(name: str, theta) -> Setup:
+    """The page's problem ``name`` (one of PROBLEMS) with parameters ``theta`` (3 numbers)."""
+    theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+    if theta.shape != (3,) or not np.isfinite(theta).all():
+        raise ValueError(f"theta must be 3 finite numbers, got {theta!r}")
+    if name == "bandit":
+        return Setup(name, SoftmaxBandit(), theta, np.arange(3, 6),
+                     ("θ_0", "θ_1", "θ_2"), ("the bandit",), ("arm 0", "arm 1", "arm 2"))
+    if name == "tiny_cartpole":
+        # W is (3 states x 2 actions) row-major: the "push right" logit of state s is at 2s + 1
+        return Setup(name, TabularMDP.tiny_cartpole(), theta, np.array([1, 3, 5]),
+                     ("θ_left", "θ_up", "θ_right"),
+                     ("leans left", "upright", "leans right"), ("push left", "push right"))
+    raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}, got {name!r}")
+
+
+def _rng(seed) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _columns(batch: Batch, start: int, stop: int) -> Batch:
+    """Episodes start..stop-1 of a batch, as a batch."""
+    cols = slice(start, stop)
+    return Batch(batch.obs[:, cols], batch.actions[:, cols], batch.rewards[:, cols], batch.alive[:, cols])
+
+
+def _episode_scores(setup: Setup, batch: Batch) -> np.ndarray:
+    """(N, 3) sum_t grad log pi(a_t|s_t) of each episode."""
+    per_step = setup.score_table()[setup.state_index(batch.obs), batch.actions]  # (T, N, 3)
+    return (per_step * batch.alive[..., None]).sum(axis=0)
+
+
+def _central_difference(f, x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros(x.size)
+    for i in range(x.size):
+        step = np.zeros(x.size)
+        step[i] = eps
+        grad[i] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+def _ratio(g: np.ndarray, reference: np.ndarray) -> float:
+    """The scalar c that best fits g = c * reference (nan if reference is 0)."""
+    denom = float(reference @ reference)
+    return float(g @ reference / denom) if denom > 0 else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 1. The objective J(theta) = E[R(tau)] = sum_tau P(tau; theta) R(tau)
+# ---------------------------------------------------------------------------------------------
+def objective_check(setup: Setup, episodes: int, seed) -> dict:
+    """J by enumeration against the average return of ``episodes`` sampled episodes."""
+    traj = setup.problem.trajectories(setup.policy)
+    returns = setup.problem.sample(setup.policy, episodes, _rng(seed)).rewards.sum(axis=0)
+    se = returns.std(ddof=1) / np.sqrt(episodes) if episodes > 1 else float("nan")
+    J = exact_objective(setup.problem, setup.policy, GAMMA)
+    return {
+        "J_exact": J,
+        "n_trajectories": len(traj.prob),
+        "prob_sum": float(traj.prob.sum()),
+        "J_sample": float(returns.mean()),
+        "J_sample_se": float(se),
+        "z": float((returns.mean() - J) / se) if se > 0 else float("nan"),
+        "episodes": episodes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 2. The log-derivative trick: grad pi = pi grad log pi
+# ---------------------------------------------------------------------------------------------
+def log_derivative_check(setup: Setup, eps: float = 1e-6) -> dict:
+    """For every (s, a): grad_theta pi(a|s) by central differences against pi * grad log pi
+    from the policy's analytic gradient; and the theorem itself, grad J by enumeration
+    against central differences of J."""
+    pi, score = setup.probs_table(), setup.score_table()
+    rows = []
+    for s, state in enumerate(setup.state_names):
+        for a, action in enumerate(setup.action_names):
+            fd = _central_difference(lambda th: setup.probs_table(th)[s, a], setup.theta, eps)  # noqa: B023 (called at once, inside the loop)
+            analytic = pi[s, a] * score[s, a]
+            rows.append({"state": state, "action": action, "pi": float(pi[s, a]),
+                         "fd": fd, "analytic": analytic, "diff": float(np.abs(fd - analytic).max())})
+    exact = setup.exact_grad
+    fd_J = _central_difference(
+        lambda th: exact_objective(setup.problem, setup.policy_at(th), GAMMA), setup.theta, eps)
+    return {
+        "rows": rows,
+        "max_diff": max(r["diff"] for r in rows),
+        "grad_J": exact,
+        "grad_J_fd": fd_J,
+        "theorem_diff": float(np.abs(exact - fd_J).max()),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 3. log P(tau) = log rho0(s0) + sum_t log pi(a_t|s_t) + log P(s_t+1|s_t,a_t): the dynamics
+#         do not depend on theta, so they drop out of the gradient.
+# ---------------------------------------------------------------------------------------------
+def trajectory_log_prob(setup: Setup, theta, states, actions) -> tuple[float, float]:
+    """(policy part, dynamics part) of log P(tau; theta) for one trajectory.
+
+    The dynamics part is log rho0(s0) plus the log-probability of every transition, including
+    the fall that ends an episode shorter than the horizon."""
+    pi = setup.probs_table(theta)
+    log_policy = float(sum(np.log(pi[s, a]) for s, a in zip(states, actions)))
+    if setup.name == "bandit":
+        return log_policy, 0.0
+    P, S, H = setup.problem.transitions, setup.problem.n_states, setup.problem.horizon
+    log_dyn = np.log(setup.problem.start[states[0]])
+    for t in range(len(actions) - 1):
+        log_dyn += np.log(P[states[t], actions[t], states[t + 1]])
+    if len(actions) < H:
+        log_dyn += np.log(P[states[-1], actions[-1], S])
+    return log_policy, float(log_dyn)
+
+
+def dynamics_check(setup: Setup, seed, eps: float = 1e-6, candidates: int = 8) -> dict:
+    """One sampled trajectory (the longest of ``candidates`` sampled episodes, so that it shows
+    several transitions): central differences of the whole log P(tau; theta), transition
+    probabilities included, against sum_t grad log pi(a_t|s_t), computed without them."""
+    batch = setup.problem.sample(setup.policy, candidates, _rng(seed))
+    j = int(batch.lengths.argmax())
+    T = int(batch.lengths[j])
+    states = [int(s) for s in setup.state_index(batch.obs[:T, j])]
+    actions = [int(a) for a in batch.actions[:T, j]]
+    log_policy, log_dynamics = trajectory_log_prob(setup, setup.theta, states, actions)
+    fd = _central_difference(lambda th: sum(trajectory_log_prob(setup, th, states, actions)), setup.theta, eps)
+    score = setup.d_theta(setup.policy.grad_log_prob(batch.obs[:T, j], batch.actions[:T, j]))
+    return {
+        "states": [setup.state_names[s] for s in states],
+        "actions": [setup.action_names[a] for a in actions],
+        "fell": setup.name != "bandit" and T < setup.problem.horizon,
+        "candidates": candidates,
+        "log_policy": log_policy,
+        "log_dynamics": log_dynamics,
+        "fd_grad_log_P": fd,
+        "score": score,
+        "max_diff": float(np.abs(fd - score).max()),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 4. The estimator g_hat = 1/N sum_n R(tau_n) sum_t grad log pi, converging like 1/sqrt(N)
+# ---------------------------------------------------------------------------------------------
+def estimate_check(setup: Setup, episodes: int, seed) -> dict:
+    """One estimate from ``episodes`` episodes (whole return, no baseline) beside grad J."""
+    batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
+    g_hat = setup.d_theta(reinforce_gradient(setup.policy, batch, GAMMA, make_baseline("none"), "episode")[0])
+    exact = setup.exact_grad
+    return {"g_hat": g_hat, "exact": exact, "error": float(np.linalg.norm(g_hat - exact)), "episodes": episodes}
+
+
+def episode_estimates(setup: Setup, batch: Batch) -> np.ndarray:
+    """(N, 3) the single-episode estimates R(tau_n) sum_t grad log pi(a_t|s_t): the estimate
+    of reinforce_gradient (whole return, no baseline) from N episodes is their mean
+    (tests check the two agree)."""
+    return batch.rewards.sum(axis=0)[:, None] * _episode_scores(setup, batch)
+
+
+def convergence_study(setup: Setup, seed, ns=CONVERGENCE_NS, repeats: int = CONVERGENCE_REPEATS) -> dict:
+    """For each n: ``repeats`` independent estimates from n episodes each; the error
+    ||g_hat_n - grad J|| averaged over them (and its 10th/90th percentiles), the reference
+    line c / sqrt(n) through the first point, and the least-squares log-log slope.
+
+    Repeat r at size n averages the first n of a pool of max(ns) episodes of its own, so the
+    repeats are independent; the points for different n share episodes (nested samples)."""
+    ns = np.asarray(ns, dtype=int)
+    pool = episode_estimates(setup, setup.problem.sample(setup.policy, repeats * int(ns.max()), _rng(seed)))
+    running = np.cumsum(pool.reshape(repeats, int(ns.max()), -1), axis=1)  # (repeats, n_max, 3)
+    errors = np.linalg.norm(running[:, ns - 1] / ns[None, :, None] - setup.exact_grad, axis=-1)  # (repeats, len(ns))
+    mean = errors.mean(axis=0)
+    low, high = np.percentile(errors, [10, 90], axis=0)
+    reference = mean[0] * np.sqrt(ns[0]) / np.sqrt(ns)
+    slope, intercept = np.polyfit(np.log(ns), np.log(mean), 1)
+    return {"n": ns, "error": mean, "low": low, "high": high, "reference": reference,
+            "slope": float(slope), "intercept": float(intercept), "repeats": repeats,
+            "exact_norm": float(np.linalg.norm(setup.exact_grad))}
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 5/6. Reward-to-go and baselines: E[grad log pi(a|s) b] = 0, and what it buys (variance)
+# ---------------------------------------------------------------------------------------------
+def baseline_zero_check(setup: Setup, b: float, seed, episodes: int = SCORE_EPISODES) -> dict:
+    """E[sum_t grad log pi(a_t|s_t) * b] for a constant b: the sample mean over ``episodes``
+    episodes with its standard error, and the exact value from enumeration
+    (b * sum_tau P(tau) score(tau)), which is 0 because sum_a pi grad log pi = grad 1 = 0
+    (``per_state_max``: the largest |sum_a pi(a|s) grad log pi(a|s)| over the states)."""
+    batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
+    x = b * _episode_scores(setup, batch)  # (N, 3)
+    traj = setup.problem.trajectories(setup.policy)
+    exact = b * traj.prob @ _episode_scores(setup, traj.batch)
+    per_state = (setup.probs_table()[..., None] * setup.score_table()).sum(axis=1)  # (S, 3)
+    mean, se = x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(episodes)
+    return {"b": float(b), "mean": mean, "se": se, "z": np.divide(mean, se, out=np.zeros(3), where=se > 0),
+            "exact": exact, "per_state_max": float(np.abs(per_state).max()), "episodes": episodes}
+
+
+def sample_batches(setup: Setup, n_batches: int, episodes: int, seed) -> list[Batch]:
+    """``n_batches`` independent batches of ``episodes`` episodes (sampled in one go)."""
+    batch = setup.problem.sample(setup.policy, n_batches * episodes, _rng(seed))
+    return [_columns(batch, i * episodes, (i + 1) * episodes) for i in range(n_batches)]
+
+
+def estimates(setup: Setup, batches: list[Batch], returns: str, baseline: str) -> np.ndarray:
+    """(len(batches), 3) one REINFORCE estimate per batch, in order; stateful baselines learn
+    from each batch after it is used, as in training (like pg.lessons.theory.sample_estimates)."""
+    b = make_baseline(baseline, setup.problem.obs_dim, setup.problem.horizon)
+    out = np.zeros((len(batches), len(setup.theta)))
+    for i, batch in enumerate(batches):
+        grad, G, _ = reinforce_gradient(setup.policy, batch, GAMMA, b, returns)
+        out[i] = setup.d_theta(grad)
+        b.update(batch, G)
+    return out
+
+
+def variance_study(setup: Setup, episodes: int, seed, n_estimates: int = VARIANCE_ESTIMATES) -> dict:
+    """Each estimator of ESTIMATORS on the same ``n_estimates`` batches of ``episodes``
+    episodes: the variance (trace of the covariance of the estimates), and the distance of
+    their mean from grad J next to that distance's standard error (unbiased: about 1 SE)."""
+    batches = sample_batches(setup, n_estimates, episodes, seed)
+    exact = setup.exact_grad
+    rows = []
+    for label, returns, baseline in ESTIMATORS:
+        est = estimates(setup, batches, returns, baseline)
+        variance = float(est.var(axis=0, ddof=1).sum())
+        rows.append({"estimator": label, "returns": returns, "baseline": baseline, "variance": variance,
+                     "bias": float(np.linalg.norm(est.mean(axis=0) - exact)),
+                     "bias_se": float(np.sqrt(variance / n_estimates))})
+    return {"rows": rows, "exact_sq_norm": float(exact @ exact), "episodes": episodes, "n_estimates": n_estimates}
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 7. The update theta <- theta + alpha g_hat, with g_hat = 1/N sum sum grad log pi * adv
+# ---------------------------------------------------------------------------------------------
+def update_check(setup: Setup, episodes: int, lr: float, seed) -> dict:
+    """One REINFORCE step (reward-to-go, batch-mean baseline) and its effect on the exact J."""
+    batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
+    g_hat = setup.d_theta(reinforce_gradient(setup.policy, batch, GAMMA, make_baseline("batch_mean"))[0])
+    exact = setup.exact_grad
+    denom = np.linalg.norm(g_hat) * np.linalg.norm(exact)
+    J = lambda th: exact_objective(setup.problem, setup.policy_at(th), GAMMA)  # noqa: E731
+    return {"g_hat": g_hat, "exact": exact, "cosine": float(g_hat @ exact / denom) if denom > 0 else float("nan"),
+            "J_before": J(setup.theta), "J_after": J(setup.theta + lr * g_hat),
+            "J_after_exact_step": J(setup.theta + lr * exact), "theta_after": setup.theta + lr * g_hat}
+
+
+# ---------------------------------------------------------------------------------------------
+# Step 8. The "loss" -1/N sum logp * adv: a device whose gradient is -g_hat; mean vs sum
+# ---------------------------------------------------------------------------------------------
+def loss_device_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> dict:
+    """On one batch: central differences of pg.algo.reinforce.surrogate_loss (adv held fixed)
+    against minus the estimate of pg.algo.reinforce.reinforce_gradient; and the loss's value,
+    which is not J."""
+    batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
+    grad, G, adv = reinforce_gradient(setup.policy, batch, GAMMA, make_baseline("batch_mean"))
+    g_hat = setup.d_theta(grad)
+    fd = _central_difference(lambda th: surrogate_loss(setup.policy_at(th), batch, adv), setup.theta, eps)
+    scale = max(np.linalg.norm(g_hat), np.linalg.norm(fd))
+    return {"loss": surrogate_loss(setup.policy, batch, adv), "J": exact_objective(setup.problem, setup.policy, GAMMA),
+            "fd_grad_loss": fd, "g_hat": g_hat,
+            "rel_diff": float(np.linalg.norm(fd + g_hat) / scale) if scale > 0 else 0.0}
+
+
+def mean_vs_sum_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> dict:
+    """Two ways to write the loss over the same batch (adv held fixed):
+
+    * ``sum / N``: -1/N sum_n sum_t logp * adv    (pg.algo.reinforce.surrogate_loss)
+    * ``mean``:    -mean over all alive steps of logp * adv  (what ``loss.mean()`` gives)
+
+    Each gradient is taken by backpropagation (the vector-Jacobian product
+    grad_log_prob(obs, a, dloss/dlogp), what autodiff computes) and by central differences,
+    and compared with the estimate g_hat: the ratios are 1 and N / (number of steps)."""
+    batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
+    grad, _, adv = reinforce_gradient(setup.policy, batch, GAMMA, make_baseline("batch_mean"))
+    g_hat, alive = setup.d_theta(grad), batch.alive
+    N, steps = alive.shape[1], int(alive.sum())
+    obs, actions, weights = batch.obs[alive], batch.actions[alive], adv[alive]
+
+    def loss(theta, denominator):
+        return float(-(setup.policy_at(theta).log_prob(obs, actions) * weights).sum() / denominator)
+
+    out = {"N": N, "steps": steps, "expected_mean_ratio": N / steps, "g_hat": g_hat}
+    for name, denominator in (("sum", N), ("mean", steps)):
+        backprop = -setup.d_theta(setup.policy.grad_log_prob(obs, actions, weights / denominator))
+        fd = _central_difference(lambda th: loss(th, denominator), setup.theta, eps)  # noqa: B023 (called at once, inside the loop)
+        out[f"{name}_grad"] = backprop
+        out[f"{name}_ratio"] = _ratio(-backprop, g_hat)
+        out[f"{name}_ratio_fd"] = _ratio(-fd, g_hat)
+        out[f"{name}_loss"] = loss(setup.theta, denominator)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything the page shows, from its widgets
+# ---------------------------------------------------------------------------------------------
+STREAMS = ("objective", "dynamics", "estimate", "convergence", "baseline_zero", "variance", "update", "loss")
+
+
+def stream(seed: int, check: str) -> np.random.SeedSequence:
+    """The random stream of one check: independent of the other checks' streams, and the same
+    whichever checks run (so a widget that one check reads leaves the others' numbers alone)."""
+    return np.random.SeedSequence([int(seed), STREAMS.index(check)])
+
+
+def all_checks(problem: str, theta, episodes: int, seed: int) -> dict:
+    """The checks of the page that depend only on the problem, theta, N and the seed
+    (baseline_zero_check and update_check also read b and the learning rate: the page runs
+    them beside their own sliders, with ``stream(seed, "baseline_zero")`` / ``"update"``)."""
+    setup = make_setup(problem, theta)
+    if isinstance(episodes, bool) or not 1 <= int(episodes) <= 100_000:
+        raise ValueError(f"episodes must be an integer in [1, 100000], got {episodes!r}")
+    episodes = int(episodes)
+    return {
+        "setup": setup,
+        "objective": objective_check(setup, episodes, stream(seed, "objective")),
+        "log_derivative": log_derivative_check(setup),
+        "dynamics": dynamics_check(setup, stream(seed, "dynamics")),
+        "estimate": estimate_check(setup, episodes, stream(seed, "estimate")),
+        "convergence": convergence_study(setup, stream(seed, "convergence")),
+        "variance": variance_study(setup, episodes, stream(seed, "variance")),
+        "loss": loss_device_check(setup, episodes, stream(seed, "loss")),
+        "mean_vs_sum": mean_vs_sum_check(setup, episodes, stream(seed, "loss")),  # the same batch
+    }

@@ -1,0 +1,189 @@
+"""Charts of the Compare page: learning curves of several estimators with seed bands, and the
+gradient-variance bars measured at fixed policies.
+
+As in pg.viz.training_charts, the specs read named data sources (``alt.NamedData``) and are built
+once per set of estimators; each redraw only sends fresh data (``compare_datasets``), so Vega
+updates in place. Builders are pure: data in, chart out; NaN rows are dropped, never drawn.
+
+Datasets (columns):
+
+==================  ===============================================================
+name                columns
+==================  ===============================================================
+curves_env_steps    estimator, x, median, low, high     (pg.lessons.comparison.Comparison.curves)
+curves_wall_time    the same against seconds of training
+solved              estimator, seed, env_steps, wall_time, mean_return: one row per solved seed
+variance            estimator, checkpoint (CHECKPOINT_TITLES' words), variance, relative_variance,
+                    cosine_mean, cosine_std
+bars                value, label                        the solve bar
+==================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from pg.viz.style import INK, MUTED, SERIES, finite_rows, styled
+
+X_TITLES = {"env_steps": "environment steps (training episodes)", "wall_time": "seconds of training (wall time)"}
+RETURN_TITLE = "training episodes' mean return"
+CHECKPOINT_TITLES = {"start": "at the untrained policy", "mid": "at a policy on its way"}
+SOLVE_BAR = 475.0
+DECADES = [10.0**k for k in range(-6, 13)]  # the log axis's ticks and grid: powers of ten only
+
+
+def estimator_color(labels) -> alt.Scale:
+    """One colour per estimator, in the order given (the same in every chart)."""
+    return alt.Scale(domain=list(labels), range=SERIES[: len(labels)])
+
+
+def _title(large: bool, text: str, subtitle: list[str]) -> alt.Title:
+    """A title with its subtitle lines in a size that reads at the chart's scale."""
+    return alt.Title(text, subtitle=subtitle, subtitleFontSize=16 if large else 12, subtitleColor=MUTED,
+                     subtitlePadding=4)
+
+
+def _legend() -> alt.Legend:
+    return alt.Legend(orient="top", columns=2, labelLimit=360, labelColor=INK)
+
+
+def curves_chart(labels, x: str = "env_steps", max_steps: int = 500, large: bool = False, height: int = 320):
+    """Median (line) and min-max over seeds (band) of each estimator's training return against
+    ``x``; a dot where each seed solved; the solve bar dashed."""
+    color = alt.Color("estimator:N", scale=estimator_color(labels), title=None,
+                      legend=alt.Legend(orient="top", columns=2, symbolType="stroke", symbolStrokeWidth=4,
+                                        symbolOpacity=1, labelLimit=360, labelColor=INK))
+    x_enc = alt.X("x:Q", title=X_TITLES[x], axis=alt.Axis(format="~s" if x == "env_steps" else "~g"))
+    y_scale = alt.Scale(domain=[0, max_steps])
+    curves = alt.Chart(alt.NamedData(f"curves_{x}"))
+    band = curves.mark_area(opacity=0.18).encode(
+        x=x_enc, y=alt.Y("low:Q", title=RETURN_TITLE, scale=y_scale), y2="high:Q", color=color)
+    tooltip = [alt.Tooltip("estimator:N"), alt.Tooltip("x:Q", title=X_TITLES[x], format=",.4~g"),
+               alt.Tooltip("median:Q", format=".0f"), alt.Tooltip("low:Q", title="min", format=".0f"),
+               alt.Tooltip("high:Q", title="max", format=".0f")]
+    line = curves.mark_line(strokeWidth=3.5 if large else 2.5).encode(
+        x=x_enc, y=alt.Y("median:Q", scale=y_scale), color=color, tooltip=tooltip)
+    solved = alt.Chart(alt.NamedData("solved")).mark_point(
+        filled=True, size=160 if large else 90, opacity=1, stroke=INK, strokeWidth=1).encode(
+        x=alt.X(f"{x}:Q"), y=alt.Y("mean_return:Q", scale=y_scale), color=color,
+        tooltip=[alt.Tooltip("estimator:N"), alt.Tooltip("seed:Q"),
+                 alt.Tooltip("env_steps:Q", title="env steps", format=","),
+                 alt.Tooltip("wall_time:Q", title="seconds", format=".2f")])
+    rule = alt.Chart(alt.NamedData("bars")).mark_rule(strokeDash=[6, 4], color=MUTED).encode(y="value:Q")
+    text = alt.Chart(alt.NamedData("bars")).mark_text(align="left", dx=4, dy=-8, color=MUTED,
+                                                      fontSize=16 if large else 12).encode(
+        y="value:Q", x=alt.value(0), text="label:N")
+    title = ("Against environment steps: sample efficiency" if x == "env_steps"
+             else "Against seconds of training: what a step costs")
+    chart = alt.layer(band, line, rule, text, solved).properties(
+        height=height, width="container",
+        title=_title(large, title, subtitle=["line: median over seeds, band: min to max;",
+                                         "dot: a seed solved there (its run stops, its line stays)"]))
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
+
+
+def variance_chart(labels, large: bool = False, height: int = 320):
+    """Bars: the trace of the covariance of one update's gradient estimate, per estimator, at
+    each checkpoint (log scale), the value written above each bar."""
+    color = alt.Color("estimator:N", scale=estimator_color(labels), title=None, legend=_legend())
+    x = alt.X("checkpoint:N", title=None, sort=list(CHECKPOINT_TITLES.values()),
+              axis=alt.Axis(labelAngle=0, labelLimit=400))
+    offset = alt.XOffset("estimator:N", sort=list(labels), scale=alt.Scale(paddingInner=0.08))
+    y = alt.Y("variance:Q", scale=alt.Scale(type="log"), title="variance: E‖ĝ − E ĝ‖² (log scale)",
+              axis=alt.Axis(format="~s", values=DECADES), stack=None)  # stacked bars cannot sit on a log scale
+    tooltip = [alt.Tooltip("estimator:N"), alt.Tooltip("checkpoint:N"),
+               alt.Tooltip("variance:Q", format=".4g"),
+               alt.Tooltip("relative_variance:Q", title="variance / ‖E ĝ‖²", format=".3g"),
+               alt.Tooltip("cosine_mean:Q", title="cos(ĝ, mean of the others)", format=".2f")]
+    data = alt.Chart(alt.NamedData("variance"))
+    bars = data.mark_bar().encode(x=x, xOffset=offset, y=y, color=color, tooltip=tooltip)
+    text = data.mark_text(dy=-7, fontSize=15 if large else 11, color=INK).encode(
+        x=x, xOffset=offset, y=y, text=alt.Text("variance:Q", format=".3~s"))
+    chart = alt.layer(bars, text).properties(
+        height=height, width="container",
+        title=_title(large, "Gradient variance at a fixed policy",
+                        subtitle=["trace of the covariance of one update's estimate;",
+                                  "the same batches for every estimator"]))
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
+
+
+def cosine_chart(labels, large: bool = False, height: int = 320):
+    """Bars: the average cosine between one estimate and the mean of the others (1: every
+    batch points the same way; 0: one batch says nothing about the direction), with a
+    rule at +-1 standard deviation."""
+    color = alt.Color("estimator:N", scale=estimator_color(labels), title=None, legend=_legend())
+    x = alt.X("checkpoint:N", title=None, sort=list(CHECKPOINT_TITLES.values()),
+              axis=alt.Axis(labelAngle=0, labelLimit=400))
+    offset = alt.XOffset("estimator:N", sort=list(labels), scale=alt.Scale(paddingInner=0.08))
+    y_scale = alt.Scale(domain=[-1, 1])
+    data = alt.Chart(alt.NamedData("variance"))
+    bars = data.mark_bar().encode(x=x, xOffset=offset, color=color,
+                                  y=alt.Y("cosine_mean:Q", title="cos(one estimate, mean of the others)",
+                                          scale=y_scale, stack=None),
+                                  tooltip=[alt.Tooltip("estimator:N"),
+                                           alt.Tooltip("cosine_mean:Q", title="mean cosine", format=".2f"),
+                                           alt.Tooltip("cosine_std:Q", title="spread (std)", format=".2f")])
+    spread = data.transform_calculate(lo="datum.cosine_mean - datum.cosine_std",
+                                      hi="datum.cosine_mean + datum.cosine_std").mark_rule(
+        color=INK, strokeWidth=2 if large else 1.5).encode(x=x, xOffset=offset, y=alt.Y("lo:Q", scale=y_scale),
+                                                           y2="hi:Q")
+    chart = alt.layer(bars, spread).properties(
+        height=height, width="container",
+        title=_title(large, "Does one batch point the right way?",
+                        subtitle=["mean cosine of one estimate to the others' mean;", "line: ± one standard deviation"]))
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
+
+
+PANELS = ("env_steps", "wall_time", "variance", "cosine")
+
+
+def panel_chart(panel: str, labels, max_steps: int = 500, large: bool = False):
+    if panel in ("env_steps", "wall_time"):
+        return curves_chart(labels, panel, max_steps, large)
+    if panel == "variance":
+        return variance_chart(labels, large)
+    if panel == "cosine":
+        return cosine_chart(labels, large)
+    raise ValueError(f"panel must be one of {', '.join(PANELS)}; got {panel!r}")
+
+
+def compare_specs(labels, max_steps: int = 500, large: bool = False) -> dict[str, dict]:
+    """Every panel's Vega-Lite dict, without data: build once per set of estimators."""
+    specs = {}
+    for panel in PANELS:
+        spec = panel_chart(panel, tuple(labels), max_steps, large).to_dict()
+        spec.pop("datasets", None)
+        specs[panel] = spec
+    return specs
+
+
+DATASETS = {"env_steps": ("curves_env_steps", "solved", "bars"), "wall_time": ("curves_wall_time", "solved", "bars"),
+            "variance": ("variance",), "cosine": ("variance",)}
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    return pd.DataFrame(finite_rows({k: np.asarray(v) for k, v in columns.items()}))
+
+
+def compare_datasets(comparison, points: int = 200) -> dict[str, pd.DataFrame]:
+    """The named datasets for a pg.lessons.comparison.Comparison, as it stands."""
+    variance = [r for r in comparison.variance_rows() if r["variance"] > 0]  # a log axis shows no 0
+    keys = ("estimator", "checkpoint", "variance", "relative_variance", "cosine_mean", "cosine_std")
+    max_steps = comparison.settings.base_config().max_episode_steps
+    for row in variance:
+        row["checkpoint"] = CHECKPOINT_TITLES.get(row["checkpoint"], row["checkpoint"])
+    return {
+        "curves_env_steps": _frame(comparison.curves("env_steps", points)),
+        "curves_wall_time": _frame(comparison.curves("wall_time", points)),
+        "solved": _frame(comparison.solve_points()),
+        "variance": _frame({k: [r[k] for r in variance] for k in keys}),
+        "bars": pd.DataFrame({"value": [SOLVE_BAR], "label": [f"{SOLVE_BAR:g}: solved (greedy, 100 episodes)"]})
+        if max_steps >= SOLVE_BAR else pd.DataFrame({"value": [], "label": []}),
+    }
+
+
+def with_data(spec: dict, panel: str, datasets: dict) -> dict:
+    """A shallow copy of a panel's spec carrying the datasets it reads."""
+    return {**spec, "datasets": {name: datasets[name] for name in DATASETS[panel]}}

@@ -1,0 +1,112 @@
+"""Single episodes, recorded step by step, for the replay and the heatmap overlay.
+
+===========  ==========  ===================================================
+field        shape       meaning
+===========  ==========  ===================================================
+states       (T + 1, 4)  s_0 ... s_T  (x, x_dot, theta, theta_dot)
+actions      (T,)        a_t, 0 = push left, 1 = push right
+p_right      (T,)        pi(right | s_t) when a_t was chosen
+nudges       (T,)        rad/s added to theta_dot just before step t (mostly 0)
+===========  ==========  ===================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pg.envs import CartPole
+from pg.envs.cartpole import INIT_BOUND, THETA_THRESHOLD, X_THRESHOLD
+from pg.algo.rollout import Roller
+
+MAX_NUDGE = 3.0  # rad/s; a push on the pole far larger than anything balancing could undo
+
+
+@dataclass
+class Episode:
+    states: np.ndarray
+    actions: np.ndarray
+    p_right: np.ndarray
+    nudges: np.ndarray
+    terminated: bool
+    truncated: bool
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @property
+    def total_reward(self) -> float:
+        return float(self.length)  # CartPole pays 1 per step
+
+    @property
+    def outcome(self) -> str:
+        """How the episode ended, in words."""
+        if self.truncated:
+            return f"balanced to the {self.length}-step limit"
+        if not self.terminated:
+            return "still running"
+        x, _, theta, _ = self.states[-1]
+        if abs(theta) > THETA_THRESHOLD:
+            return f"pole fell past {math.degrees(THETA_THRESHOLD):.0f}°"
+        if abs(x) > X_THRESHOLD:
+            return f"cart left the track (|x| > {X_THRESHOLD} m)"
+        return "ended"
+
+
+def run_episode(
+    policy,
+    seed: int = 0,
+    init_state=None,
+    max_steps: int = 500,
+    greedy: bool = True,
+    nudge_step: int | None = None,
+    nudge: float = 0.0,
+) -> Episode:
+    """Run one CartPole episode with ``policy``, recording every state.
+
+    ``seed`` draws the start state (as Gymnasium's reset does) and the sampled actions when
+    ``greedy`` is False. ``init_state`` (4 numbers, each within +-0.05, the start
+    distribution's support) overrides the drawn start. At step ``nudge_step``, ``nudge``
+    rad/s is added to the pole's angular velocity: a flick of the pole.
+    """
+    env = CartPole(1, max_steps)
+    env.reset(seed=seed)
+    if init_state is not None:
+        init = np.asarray(init_state, dtype=np.float64).reshape(4)
+        if not np.all(np.isfinite(init)) or np.abs(init).max() > INIT_BOUND:
+            raise ValueError(f"init_state must be 4 finite numbers within +-{INIT_BOUND}, got {init.tolist()}")
+        env.state = init[None, :]
+    if not np.isfinite(nudge) or abs(nudge) > MAX_NUDGE:
+        raise ValueError(f"nudge must be within +-{MAX_NUDGE} rad/s, got {nudge!r}")
+    rng = np.random.default_rng([seed, 1])
+    states, actions, p_right, nudges = [env.state[0]], [], [], []
+    for t in range(max_steps):
+        kick = nudge if t == nudge_step else 0.0
+        if kick:
+            state = env.state
+            state[0, 3] += kick
+            env.state = state
+            states[-1] = state[0]
+        obs = env.state
+        p = policy.probs(obs)[0, 1]
+        action = int(p > 0.5) if greedy else int(rng.random() < p)
+        _, _, terminated, truncated, _ = env.step(np.array([action]))
+        states.append(env.state[0])
+        actions.append(action)
+        p_right.append(p)
+        nudges.append(kick)
+        if terminated[0] or truncated[0]:
+            break
+    return Episode(
+        np.array(states), np.array(actions, dtype=np.int64), np.array(p_right), np.array(nudges),
+        bool(terminated[0]), bool(truncated[0]),
+    )
+
+
+def visited_states(policy, episodes: int = 8, seed: int = 0, max_steps: int = 500) -> np.ndarray:
+    """(M, 4) the states of ``episodes`` greedy episodes run as one batch, for the heatmap."""
+    batch = Roller(CartPole(episodes, max_steps), seed=seed).run(policy, greedy=True)
+    return batch.obs[batch.alive].copy()

@@ -1,0 +1,256 @@
+"""Charts of a policy: the P(push right) heatmap, the linear policy's weights, and the traces
+of one episode under its replay. Pure functions: arrays in, ``alt.Chart`` out.
+
+Colour always means the same thing: blue = push left, white = undecided (P = 0.5), red =
+push right (pg.viz.style).
+"""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from pg.viz.style import INK, MUTED, NEUTRAL, PUSH_LEFT, PUSH_RIGHT, finite_rows, styled
+from pg.envs.cartpole import THETA_THRESHOLD, X_THRESHOLD
+
+THETA_LIMIT_DEG = math.degrees(THETA_THRESHOLD)
+NUDGE_COLOR = "#e08214"
+BOUNDARY_COLOR = "#000000"
+VISITED_COLOR = "#1a1a1a"
+P_RIGHT_SCALE = alt.Scale(domain=[0, 0.5, 1], range=[PUSH_LEFT, NEUTRAL, PUSH_RIGHT])
+P_TRACE_SCALE = alt.Scale(domain=[0, 0.5, 1], range=[PUSH_LEFT, "#8c8c8c", PUSH_RIGHT])
+"""for dots on white: undecided is grey, not white"""
+THETA_TITLE = "pole angle θ (degrees)"
+THETA_DOT_TITLE = "pole angular velocity (rad/s)"
+FEATURE_LABELS = {
+    "x": "cart position (m)",
+    "x_dot": "cart velocity (m/s)",
+    "theta": "pole angle (rad)",
+    "theta_dot": "pole ang. velocity (rad/s)",
+    "bias": "bias",
+}
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    return pd.DataFrame(finite_rows(columns))
+
+
+# ---------------------------------------------------------------------------------------------
+# The heatmap
+# ---------------------------------------------------------------------------------------------
+def heatmap_chart(grid: dict, boundary: dict | None = None, visited=None, large: bool = False, height: int = 440):
+    """P(push right) over (theta, theta_dot): one rectangle per grid cell, coloured blue
+    (0) through white (0.5) to red (1), with the P = 0.5 boundary as a black line and the
+    ``visited`` states ((M, 4) array: x, x_dot, theta in rad, theta_dot) as small dots.
+
+    ``grid`` and ``boundary`` are the columns of pg.viz.policy_grid.policy_grid / decision_boundary.
+    """
+    cells = _frame(
+        {k: grid[k] for k in ("theta", "theta_lo", "theta_hi", "theta_dot", "theta_dot_lo", "theta_dot_hi", "p_right")}
+    )
+    theta_domain = [float(np.min(grid["theta_lo"])), float(np.max(grid["theta_hi"]))]
+    theta_dot_domain = [float(np.min(grid["theta_dot_lo"])), float(np.max(grid["theta_dot_hi"]))]
+    x_scale = alt.Scale(domain=theta_domain, nice=False, zero=False)
+    y_scale = alt.Scale(domain=theta_dot_domain, nice=False, zero=False)
+    legend = alt.Legend(
+        title="P(push right)",
+        type="gradient",
+        orient="right",
+        gradientLength=max(120, height - 140),
+        gradientThickness=16,
+        values=[0, 0.25, 0.5, 0.75, 1],
+        format=".2f",
+    )
+    # each cell reaches a third of a cell into its right and upper neighbours, which are drawn
+    # over it: no hairline seams between cells (the rect layer is clipped at the grid's edge)
+    overlap_theta = 0.35 * float(np.min(grid["theta_hi"] - grid["theta_lo"]))
+    overlap_theta_dot = 0.35 * float(np.min(grid["theta_dot_hi"] - grid["theta_dot_lo"]))
+    layers = [
+        alt.Chart(cells)
+        .transform_calculate(
+            theta_hi_drawn=f"datum.theta_hi + {overlap_theta!r}",
+            theta_dot_hi_drawn=f"datum.theta_dot_hi + {overlap_theta_dot!r}",
+        )
+        .mark_rect(clip=True)
+        .encode(
+            x=alt.X("theta_lo:Q", title=THETA_TITLE, scale=x_scale, axis=alt.Axis(values=list(range(-12, 13, 3)))),
+            x2="theta_hi_drawn:Q",
+            y=alt.Y("theta_dot_lo:Q", title=THETA_DOT_TITLE, scale=y_scale),
+            y2="theta_dot_hi_drawn:Q",
+            color=alt.Color("p_right:Q", scale=P_RIGHT_SCALE, legend=legend),
+            tooltip=[
+                alt.Tooltip("theta:Q", title="θ (degrees)", format=".1f"),
+                alt.Tooltip("theta_dot:Q", title="angular velocity (rad/s)", format=".2f"),
+                alt.Tooltip("p_right:Q", title="P(push right)", format=".3f"),
+            ],
+        )
+    ]
+    if visited is not None and len(visited):
+        states = np.asarray(visited, dtype=np.float64).reshape(-1, 4)
+        dots = _frame({"theta": np.degrees(states[:, 2]), "theta_dot": states[:, 3]})
+        layers.append(
+            alt.Chart(dots)
+            .mark_circle(size=18 if large else 12, opacity=0.22, color=VISITED_COLOR, clip=True)
+            .encode(x=alt.X("theta:Q", scale=x_scale), y=alt.Y("theta_dot:Q", scale=y_scale))
+        )
+    if boundary is not None and len(boundary["theta"]):
+        line = _frame({k: boundary[k] for k in ("theta", "theta_dot", "segment", "order")})
+        layers.append(
+            alt.Chart(line)
+            .mark_line(color=BOUNDARY_COLOR, strokeWidth=4 if large else 3, clip=True)
+            .encode(
+                x=alt.X("theta:Q", scale=x_scale),
+                y=alt.Y("theta_dot:Q", scale=y_scale),
+                detail="segment:N",
+                order="order:Q",
+            )
+        )
+    return styled(alt.layer(*layers).properties(height=height, width="container"), large=large)
+
+
+# ---------------------------------------------------------------------------------------------
+# The linear policy's weights
+# ---------------------------------------------------------------------------------------------
+def weights_chart(weights: dict, large: bool = False, height: int = 220):
+    """Diverging bars: each feature's weight toward pushing right (pg.viz.policy_grid.linear_weights).
+    Red bars push right when the feature is positive, blue bars push left."""
+    features = [str(f) for f in weights["feature"]]
+    labels = [FEATURE_LABELS.get(f, f) for f in features]
+    values = np.asarray(weights["weight"], dtype=np.float64)
+    data = _frame(
+        {
+            "feature": np.array(features),
+            "label": np.array(labels),
+            "weight": values,
+            "direction": np.where(values >= 0, "push right", "push left"),
+            "text": np.array([f"{w:+.{weight_decimals(values)}f}" for w in values]),
+        }
+    )
+    reach = float(np.max(np.abs(values[np.isfinite(values)]), initial=0.0)) or 1.0
+    x_scale = alt.Scale(domain=[-1.75 * reach, 1.75 * reach], nice=False)
+    y = alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=320))
+    bars = (
+        alt.Chart(data)
+        .mark_bar(height={"band": 0.7})
+        .encode(
+            x=alt.X("weight:Q", title="weight toward push right", scale=x_scale),
+            y=y,
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(domain=["push left", "push right"], range=[PUSH_LEFT, PUSH_RIGHT]),
+                legend=None,
+            ),
+            tooltip=[alt.Tooltip("label:N", title="feature"), alt.Tooltip("weight:Q", format=".4f")],
+        )
+    )
+    font = 16 if large else 12
+    text_right = (
+        bars.transform_filter("datum.weight >= 0")
+        .mark_text(align="left", dx=4, fontSize=font, color=INK)
+        .encode(text="text:N", color=alt.value(INK))
+    )
+    text_left = (
+        bars.transform_filter("datum.weight < 0")
+        .mark_text(align="right", dx=-4, fontSize=font, color=INK)
+        .encode(text="text:N", color=alt.value(INK))
+    )
+    zero = alt.Chart(pd.DataFrame({"weight": [0.0]})).mark_rule(color=MUTED).encode(x="weight:Q")
+    return styled(
+        alt.layer(bars, text_right, text_left, zero).properties(height=height, width="container"), large=large
+    )
+
+
+def weight_decimals(values) -> int:
+    """Enough decimals that the largest weight shows two significant digits (at least 2)."""
+    values = np.asarray(values, dtype=np.float64)
+    reach = float(np.max(np.abs(values[np.isfinite(values)]), initial=0.0))
+    return 2 if reach >= 0.1 or reach == 0 else min(6, 1 - math.floor(math.log10(reach)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Traces of one episode
+# ---------------------------------------------------------------------------------------------
+def traces_chart(episode, large: bool = False, panel_height: int = 95):
+    """Pole angle (degrees), cart position (m) and P(push right) against the time step, as
+    three stacked panels sharing the time axis. The failure thresholds (+-12 degrees,
+    +-2.4 m) are dashed rules, P = 0.5 a dotted one; a nudge is an orange vertical rule.
+    P(push right) is drawn as dots coloured like the heatmap (blue left, red right).
+
+    ``episode`` is a pg.viz.episode.Episode: states (T + 1, 4), p_right (T,), nudges (T,).
+    """
+    states = np.asarray(episode.states, dtype=np.float64)
+    steps = np.arange(len(states))
+    p_right = np.asarray(episode.p_right, dtype=np.float64)
+    nudges = np.asarray(episode.nudges, dtype=np.float64)
+    nudge_steps = np.flatnonzero(nudges != 0)
+    time_domain = [0, max(int(steps[-1]), 1)]
+    panels = [
+        ("theta", np.degrees(states[:, 2]), steps, "θ (degrees)", [-THETA_LIMIT_DEG, THETA_LIMIT_DEG], "#762a83"),
+        ("x", states[:, 0], steps, "x (m)", [-X_THRESHOLD, X_THRESHOLD], "#1b7837"),
+        ("p_right", p_right, steps[: len(p_right)], "P(push right)", [0.5], INK),
+    ]
+    charts = []
+    for index, (name, values, t, title, rules, color) in enumerate(panels):
+        bottom = index == len(panels) - 1
+        x = alt.X(
+            "t:Q",
+            scale=alt.Scale(domain=time_domain, nice=False),
+            title="time step" if bottom else None,
+            axis=alt.Axis(labels=bottom, ticks=bottom, domain=bottom, tickCount=6),
+        )
+        y_domain = (
+            [0, 1]
+            if name == "p_right"
+            else [min(rules[0], float(np.min(values))), max(rules[-1], float(np.max(values)))]
+        )
+        y = alt.Y(
+            "value:Q",
+            title=title,
+            scale=alt.Scale(domain=y_domain, nice=name != "p_right"),
+            axis=alt.Axis(tickCount=3, minExtent=48, maxExtent=48),
+        )
+        if name == "p_right":
+            # dots, not a line: a trained policy flips between ~0 and ~1 every few steps, which
+            # a line turns into a solid block; dots show "sure, one way or the other"
+            line = (
+                alt.Chart(_frame({"t": t, "value": values}))
+                .mark_circle(
+                    size=36 if len(values) <= 80 else 12,
+                    opacity=0.85,
+                )
+                .encode(x=x, y=y, color=alt.Color("value:Q", scale=P_TRACE_SCALE, legend=None))
+            )
+        else:
+            line = (
+                alt.Chart(_frame({"t": t, "value": values}))
+                .mark_line(color=color, strokeWidth=2.5 if large else 2)
+                .encode(x=x, y=y)
+            )
+        limits = (
+            alt.Chart(_frame({"value": np.array(rules, dtype=np.float64)}))
+            .mark_rule(
+                color=MUTED,
+                strokeDash=[2, 3] if name == "p_right" else [6, 4],
+                strokeWidth=1.5,
+            )
+            .encode(y="value:Q")
+        )
+        layer = [line, limits]
+        if len(nudge_steps):
+            layer.append(
+                alt.Chart(_frame({"t": nudge_steps.astype(np.float64)}))
+                .mark_rule(color=NUDGE_COLOR, strokeWidth=3)
+                .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="nudge at step")])
+            )
+        charts.append(alt.layer(*layer).properties(height=panel_height))
+    chart = alt.vconcat(*charts, spacing=12).resolve_scale(x="shared")
+    # fit-x: the stacked panels fill the column's width (Streamlit's default for a vconcat of
+    # layers is "pad", which overflows the column)
+    chart = chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding"))
+    return styled(chart, large=large)
+
+
+__all__ = ["heatmap_chart", "traces_chart", "weight_decimals", "weights_chart"]

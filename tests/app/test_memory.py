@@ -1,0 +1,102 @@
+"""pg.app.memory: freed NumPy buffers go back to the system, and the janitor thread does it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pg.app.memory import MemoryJanitor, can_trim, rss_bytes
+
+MB = 2**20
+ROOT = Path(__file__).resolve().parents[2]
+needs_glibc = pytest.mark.skipif(not can_trim(), reason="this C library has no malloc_trim")
+needs_proc = pytest.mark.skipif(rss_bytes() is None, reason="no /proc/self/status here")
+
+
+# Each measurement runs in a fresh interpreter: how much a release gives back depends on the
+# arenas the process already has, and a test process that has run a thousand tests has many.
+CHURN = """
+import json, sys, threading, time
+import numpy as np
+from pg.app.memory import MemoryJanitor, release_free_memory, rss_bytes
+
+PINNED = []
+
+
+def churn(threads=4):
+    # what a room of sessions leaves behind: threads (each with its own malloc arena) that
+    # allocate many small arrays, keep one small thing allocated after them and free the rest;
+    # the kept one sits above the freed buffers, so free() cannot shrink the heap
+    def work():
+        buffers = [np.ones(4000) for _ in range(2000)]  # 32 KB each, 64 MB a thread
+        PINNED.append(np.ones(16))
+        buffers.clear()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+release_free_memory(collect=True)
+out = {"baseline": rss_bytes()}
+if sys.argv[1] == "janitor":
+    churn()
+    out["held"] = rss_bytes()
+    released = []  # the room has left; the janitor starts and is left alone
+    janitor = MemoryJanitor(interval=0.05, on_release=lambda n, s: released.append(n)).start()
+    out["running"] = janitor.running
+    deadline = time.monotonic() + 20
+    while (janitor.trims < 2 or rss_bytes() - out["baseline"] >= 32 * 2**20) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    janitor.stop()
+    out |= {"after": rss_bytes(), "trims": janitor.trims, "seconds": janitor.seconds, "longest": janitor.longest,
+            "released": released, "stopped": not janitor.running}
+else:
+    churn()
+    out["held"] = rss_bytes()
+    out["trimmed"] = release_free_memory()
+    out["after"] = rss_bytes()
+print(json.dumps(out))
+"""
+
+
+def measure(mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHURN, mode], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def figures(m: dict) -> str:
+    return ", ".join(f"{k} {m[k] / MB:.0f} MB" for k in ("baseline", "held", "after"))
+
+
+@needs_glibc
+@needs_proc
+def test_release_gives_the_freed_buffers_of_many_threads_back():
+    m = measure("release")
+    assert m["held"] - m["baseline"] > 100 * MB, f"freed but still resident: {figures(m)}"
+    assert m["trimmed"] is True
+    assert m["after"] - m["baseline"] < 32 * MB, f"given back: {figures(m)}"
+
+
+@needs_glibc
+@needs_proc
+def test_the_janitor_releases_on_its_own_and_stops():
+    m = measure("janitor")
+    assert m["running"] and m["held"] - m["baseline"] > 100 * MB, figures(m)
+    assert m["after"] - m["baseline"] < 32 * MB, f"the janitor gave it back: {figures(m)}"
+    assert m["trims"] >= 2 and 0 < m["longest"] <= m["seconds"]
+    assert m["released"] and max(m["released"]) > 100 * MB, m["released"]
+    assert m["stopped"]
+
+
+def test_the_interval_must_be_positive():
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="interval must be a positive number"):
+            MemoryJanitor(interval=bad)

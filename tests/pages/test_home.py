@@ -1,0 +1,48 @@
+"""Home through AppTest: the first screen has the agent, the three sentences, the equation
+and the links to every page."""
+
+from app_helpers import open_page, texts
+
+from pages.shared import SHIPPED_POLICY
+from pg.runs.checkpoint import load_run
+
+
+def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
+    at = open_page()
+    assert at.title[0].value == "Policy Gradients, Visually"
+    (latex,) = at.latex
+    assert r"\nabla_\theta \log \pi_\theta(a_t \mid s_t)" in latex.value and "G_t - b(s_t)" in latex.value
+    videos = [e for e in at.main if getattr(e, "type", None) == "video"]
+    assert len(videos) == 1
+    page_text = texts(at)
+    run = load_run(SHIPPED_POLICY)
+    # the caption's numbers are computed from the shipped run, not typed
+    assert f"{run.policy.params.size} numbers" in page_text
+    assert f"balancing for 500 of {run.config['max_episode_steps']} steps" in page_text
+    assert f"{len(run.history['iteration'])} updates" in page_text
+    links = {link.proto.page: link.proto.label for link in at.get("page_link")}
+    assert links == {
+        "theorem": "**The gradient theorem**",
+        "train": "**Live training**",
+        "heatmap": "**Policy heatmap**",
+        "replay": "**Replay**",
+        "compare": "**Compare estimators**",
+    }
+
+
+def test_the_agent_on_home_is_made_once_per_server(monkeypatch):
+    """Fifty visitors opening Home share one recorded episode and one encoded video."""
+    from pages.shared import _replay, shipped_replay
+
+    calls = []
+    monkeypatch.setattr("pg.viz.render.replay_video", lambda states, *a, **k: calls.append(len(states)) or b"mp4")
+    shipped_replay.clear()
+    _replay.clear()
+    try:
+        first, second = open_page(), open_page()
+        assert not first.exception and not second.exception
+        assert calls == [500], "encoded once, for the 500-step episode"
+        assert shipped_replay() is shipped_replay()
+    finally:
+        shipped_replay.clear()
+        _replay.clear()

@@ -1,0 +1,632 @@
+"""pg.runs.live (the chunked training driver behind the live page) and pg.runs.history (the columns it
+records, their downsampling and snapshots), without Streamlit.
+
+The driver must not change what is computed: a run trained in chunks of any size, or seed by
+seed side by side, equals the same run from ``pg.algo.reinforce.train`` in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from pg.runs.checkpoint import Run, load_run
+from pg.runs.history import HISTORY_FIELDS, Columns, RunRecorder, SnapshotKeeper, downsample_index, history_from_updates
+from pg.runs.live import (
+    MAX_SEEDS,
+    MOVING_AVERAGE_EPISODES,
+    LiveRun,
+    RunRegistry,
+    follow,
+    pace_through,
+    progress_text,
+    status_message,
+    step_view,
+)
+from pg.algo.policies import SoftmaxPolicy
+from pg.algo.reinforce import TrainConfig, initial_policy, train
+
+# small and quick: short episodes, few evaluation episodes
+QUICK = dict(batch_episodes=4, eval_episodes=10, max_episode_steps=100, seed=3)
+
+
+def quick(**overrides) -> TrainConfig:
+    return TrainConfig(**{**QUICK, **overrides})
+
+
+def finish(live: LiveRun) -> LiveRun:
+    while not live.finished:
+        live.advance(5.0)
+    return live
+
+
+def assert_same_history(a: dict, b: dict):
+    """The recorded columns agree (wall_time aside: it is measured)."""
+    for name in HISTORY_FIELDS:
+        if name == "wall_time":
+            continue
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# pg.runs.history: downsampling, columns, snapshots
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 400])
+def test_downsample_index_keeps_everything_when_it_fits(n):
+    np.testing.assert_array_equal(downsample_index(n, 400), np.arange(n))
+
+
+@pytest.mark.parametrize("n, max_points", [(401, 400), (1000, 400), (12_345, 400), (10**6, 1200), (7, 2), (50, 3)])
+def test_downsample_index_is_bounded_sorted_even_and_keeps_both_ends(n, max_points):
+    index = downsample_index(n, max_points)
+    assert 2 <= len(index) <= max_points
+    assert index[0] == 0 and index[-1] == n - 1
+    assert np.all(np.diff(index) > 0) and index.dtype.kind == "i"
+    gaps = np.diff(index)
+    assert gaps.max() - gaps.min() <= 1, "evenly spaced"
+
+
+def test_downsample_index_grows_no_longer_with_the_history():
+    sizes = [len(downsample_index(n, 400)) for n in (1000, 10_000, 100_000, 1_000_000)]
+    assert max(sizes) <= 400
+
+
+def test_columns_grow_past_their_capacity_and_hand_out_read_only_views():
+    columns = Columns(("a", "b"), capacity=2)
+    for i in range(1000):
+        columns.append({"a": i, "b": 2.0 * i})
+    assert columns.n == 1000
+    np.testing.assert_array_equal(columns.column("a"), np.arange(1000.0))
+    view = columns.column("b")
+    with pytest.raises(ValueError):
+        view[0] = 1.0
+    copies = columns.as_dict()
+    copies["a"][0] = -1.0
+    assert columns.column("a")[0] == 0.0, "as_dict returns copies"
+    sample = columns.sample(10)
+    assert len(sample["a"]) == 10 and sample["a"][0] == 0 and sample["a"][-1] == 999
+    np.testing.assert_array_equal(sample["b"], 2 * sample["a"])
+
+
+def test_columns_start_empty():
+    columns = Columns(("x",))
+    assert columns.n == 0 and columns.column("x").shape == (0,) and columns.sample(5)["x"].shape == (0,)
+
+
+@pytest.mark.parametrize("limit, total", [(5, 3), (5, 100), (200, 10_000), (1, 50)])
+def test_snapshot_keeper_bounds_memory_and_keeps_the_first_and_last(limit, total):
+    keeper = SnapshotKeeper(limit)
+    most_held = 0
+    for it in range(total + 1):
+        keeper.add(it, np.array([float(it)]))
+        most_held = max(most_held, len(keeper.kept))
+    assert most_held <= 2 * limit + 1
+    kept = keeper.snapshots()
+    iterations = [it for it, _ in kept]
+    assert len(kept) == min(limit, total + 1) if limit > 1 else len(kept) == 1
+    assert iterations == sorted(iterations)
+    if limit > 1:
+        assert iterations[0] == 0 and iterations[-1] == total
+    for it, params in kept:
+        assert params[0] == it, "each snapshot is the one taken at its iteration"
+
+
+def test_snapshot_keeper_spreads_its_picks_over_the_run():
+    keeper = SnapshotKeeper(10)
+    for it in range(1001):
+        keeper.add(it, np.zeros(1))
+    iterations = np.array([it for it, _ in keeper.snapshots()])
+    assert np.diff(iterations).max() <= 2 * 1000 / 9
+
+
+def test_snapshot_keeper_with_limit_zero_keeps_nothing():
+    keeper = SnapshotKeeper(0)
+    keeper.add(1, np.zeros(2))
+    assert keeper.snapshots() == []
+
+
+def test_run_recorder_records_what_history_from_updates_computes():
+    updates = list(train(quick(max_updates=6, eval_every=2, eval_early_stop=False)))
+    recorder = RunRecorder(max_snapshots=50)
+    for update in updates:
+        recorder.add(update)
+    assert recorder.n == 6 and recorder.episodes == 6 * 4
+    expected = history_from_updates(updates)
+    got = recorder.history()
+    assert tuple(got) == HISTORY_FIELDS
+    for name in HISTORY_FIELDS:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert np.isnan(got["eval_return"][0]) and not np.isnan(got["eval_return"][1])
+    snaps = recorder.keeper.snapshots()
+    assert [it for it, _ in snaps] == list(range(1, 7))
+    np.testing.assert_array_equal(snaps[-1][1], updates[-1].policy.params)
+
+
+# ---------------------------------------------------------------------------------------------
+# LiveRun: chunked training gives the same run as train()
+# ---------------------------------------------------------------------------------------------
+def test_a_run_trained_in_chunks_equals_train_in_one_go():
+    cfg = quick(max_updates=12, eval_every=3, stop_on_solve=False)
+    updates = list(train(cfg))
+    reference = history_from_updates(updates)
+    for chunks in ([1] * 12, [5, 5, 2], [12]):
+        live = LiveRun(cfg)
+        for k in chunks:
+            assert live.advance(60.0, max_updates=k) == k
+        assert live.finished and live.n == 12 and live.seeds[0].stop_reason == "max_updates"
+        assert_same_history(live.history(0), reference)
+        np.testing.assert_array_equal(live.policy.params, updates[-1].policy.params)
+        assert live.advance(1.0) == 0, "a finished run makes no more updates"
+
+
+def test_step_makes_one_update_of_every_unfinished_seed():
+    live = LiveRun(quick(max_updates=3), n_seeds=3)
+    assert live.step() == 3 and [s.recorder.n for s in live.seeds] == [1, 1, 1]
+    assert live.step() == 3 and live.step() == 3
+    assert live.finished and live.step() == 0
+    assert all(s.stop_reason == "max_updates" for s in live.seeds)
+
+
+def test_advance_stops_about_when_asked():
+    """Each call trains for about ``seconds`` (at least one round of updates): the page's
+    tick. Updates of this config take a few milliseconds; a round that would end past the
+    deadline is left for the next call."""
+    live = LiveRun(quick(max_updates=100_000, stop_on_solve=False, eval_every=1000, batch_episodes=2))
+    start = time.perf_counter()
+    made = live.advance(0.1)
+    elapsed = time.perf_counter() - start
+    assert made > 1 and 0.05 <= elapsed < 1.5  # loose: a busy machine stretches any update
+    assert live.advance(0.0) == 1, "always at least one round"
+    assert live.compute_seconds <= elapsed + 0.1
+
+
+def test_advance_does_not_start_a_round_it_cannot_finish_in_time(monkeypatch):
+    """Rounds of 60 ms in a 200 ms chunk: three rounds (180 ms), not four (240 ms)."""
+    live = LiveRun(quick(max_updates=100, stop_on_solve=False))
+    clock = {"t": 0.0}
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["t"])
+    original = LiveRun._step
+
+    def step(self):
+        clock["t"] += 0.06
+        return original(self)
+
+    monkeypatch.setattr(LiveRun, "_step", step)
+    assert live.advance(0.2) == 3 and clock["t"] == pytest.approx(0.18)
+    assert live.advance(0.05) == 1, "a round longer than the chunk: still one"
+
+
+def test_seeds_are_consecutive_and_each_equals_its_own_single_run():
+    cfg = quick(max_updates=5, stop_on_solve=False)
+    live = finish(LiveRun(cfg, n_seeds=3))
+    assert [s.cfg.seed for s in live.seeds] == [3, 4, 5]
+    for i, seed in enumerate(live.seeds):
+        alone = finish(LiveRun(dataclasses.replace(cfg, seed=cfg.seed + i)))
+        assert_same_history(seed.recorder.history(), alone.history(0))
+        assert_same_history(live.history(i), alone.history(0))
+
+
+@pytest.mark.parametrize("n_seeds", [0, MAX_SEEDS + 1, -1])
+def test_the_number_of_seeds_is_checked(n_seeds):
+    with pytest.raises(ValueError, match=f"number of seeds must be an integer in \\[1, {MAX_SEEDS}\\]"):
+        LiveRun(quick(), n_seeds)
+
+
+def test_the_largest_seed_with_several_seeds_is_a_valid_run():
+    """The page's seed field goes up to 2**32 - 1; the seeds beside it must not overflow."""
+    live = LiveRun(quick(seed=2**32 - 1, max_updates=1), n_seeds=3)
+    assert len({s.cfg.seed for s in live.seeds}) == 3
+    assert all(0 <= s.cfg.seed <= 2**32 - 1 for s in live.seeds)
+    assert live.step() == 3
+
+
+def test_a_solved_seed_records_when_and_how():
+    live = finish(LiveRun(TrainConfig(seed=0)))  # the default: solves in ~20 updates
+    seed = live.seeds[0]
+    assert seed.stop_reason == "solved" and seed.finished and live.error is None
+    s = seed.solved
+    history = live.history(0)
+    assert s.iteration == live.n and s.eval_return >= 475.0
+    assert s.env_steps == history["env_steps"][-1] and s.episodes == history["episodes"][-1] == 16 * live.n
+    assert s.wall_time == history["wall_time"][-1] > 0
+
+
+def test_compute_seconds_and_the_clock_say_how_far_a_replay_has_got():
+    live = LiveRun(quick(max_updates=8, stop_on_solve=False))
+    assert live.updates_at(1e9) == 0, "nothing computed yet"
+    for _ in range(8):
+        live.step()
+    seconds = live.clock.column("seconds")
+    assert live.clock.n == 8 and np.all(np.diff(seconds) > 0)
+    assert seconds[-1] == pytest.approx(live.compute_seconds)
+    assert live.updates_at(0.0) == 0
+    assert live.updates_at(seconds[2]) == 3
+    assert live.updates_at(live.compute_seconds) == live.updates_at(1e9) == 8
+    counts = [live.updates_at(t) for t in np.linspace(0, live.compute_seconds, 50)]
+    assert counts == sorted(counts)
+
+
+# ---------------------------------------------------------------------------------------------
+# LiveRun: reading (what the charts are drawn from)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def long_run() -> LiveRun:
+    """A run of 300 tiny updates (20-step episodes), several seeds."""
+    cfg = TrainConfig(batch_episodes=2, max_episode_steps=20, eval_every=7, eval_episodes=5,
+                      eval_early_stop=False, max_updates=300, stop_on_solve=False, seed=11)
+    return finish(LiveRun(cfg, n_seeds=3))
+
+
+def test_history_is_the_recorded_columns_plus_the_moving_average(long_run):
+    h = long_run.history(0)
+    assert set(h) == {*HISTORY_FIELDS, "ma_return"} and all(len(v) == 300 for v in h.values())
+    np.testing.assert_array_equal(h["iteration"], np.arange(1, 301))
+    # the moving average of the last 100 episode returns, after each update
+    returns = long_run.seeds[0].episodes.column("return")
+    per_update = 2
+    for u in (1, 10, 50, 51, 300):
+        last = returns[max(0, per_update * u - MOVING_AVERAGE_EPISODES): per_update * u]
+        assert h["ma_return"][u - 1] == pytest.approx(last.mean())
+
+
+def test_history_upto_and_downsampled(long_run):
+    h = long_run.history(1, upto=120)
+    assert len(h["iteration"]) == 120 and h["iteration"][-1] == 120
+    small = long_run.history(1, upto=120, max_points=25)
+    assert len(small["iteration"]) <= 25 and small["iteration"][0] == 1 and small["iteration"][-1] == 120
+    full = long_run.history(1)
+    np.testing.assert_array_equal(small["ma_return"], full["ma_return"][small["iteration"].astype(int) - 1])
+    assert len(long_run.history(0, upto=10_000)["iteration"]) == 300
+    assert len(long_run.history(0, upto=0)["iteration"]) == 0
+
+
+def test_episode_points_up_to_an_update_and_downsampled(long_run):
+    all_points = long_run.episode_points(0, max_points=10_000)
+    assert len(all_points["episode"]) == 600
+    np.testing.assert_array_equal(all_points["episode"], np.arange(1, 601))
+    np.testing.assert_array_equal(all_points["iteration"], np.repeat(np.arange(1, 301), 2))
+    upto = long_run.episode_points(0, upto=50, max_points=10_000)
+    assert upto["iteration"].max() == 50 and len(upto["episode"]) == 100
+    sampled = long_run.episode_points(0, max_points=120)
+    assert len(sampled["episode"]) <= 120 and sampled["episode"][0] == 1 and sampled["episode"][-1] == 600
+    assert len(long_run.episode_points(0, upto=0)["episode"]) == 0
+
+
+@pytest.mark.parametrize("field", ["ma_return", "mean_length", "grad_norm", "entropy", "baseline_value"])
+def test_band_is_the_median_min_and_max_across_seeds(long_run, field):
+    band = long_run.band(field, max_points=10_000)
+    stack = np.vstack([long_run.history(i)[field] for i in range(3)])
+    np.testing.assert_array_equal(band["iteration"], np.arange(1, 301))
+    np.testing.assert_allclose(band["median"], np.median(stack, axis=0))
+    np.testing.assert_array_equal(band["low"], stack.min(axis=0))
+    np.testing.assert_array_equal(band["high"], stack.max(axis=0))
+
+
+def test_band_downsamples_and_stops_at_upto(long_run):
+    band = long_run.band("ma_return", upto=200, max_points=50)
+    assert len(band["iteration"]) <= 50 and band["iteration"][0] == 1 and band["iteration"][-1] == 200
+    assert all(len(v) == len(band["iteration"]) for v in band.values())
+
+
+def test_band_of_eval_return_is_nan_where_no_seed_evaluated_and_warns_not(long_run):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        band = long_run.band("eval_return", max_points=10_000)
+    evaluated = (np.arange(1, 301) % 7) == 0
+    assert np.isnan(band["median"][~evaluated]).all()
+    assert np.isfinite(band["median"][evaluated]).all()
+
+
+def test_band_keeps_the_last_value_of_a_seed_that_stopped():
+    cfg = quick(max_updates=30, eval_every=1, seed=0, batch_episodes=16, max_episode_steps=500, eval_episodes=100)
+    live = finish(LiveRun(cfg, n_seeds=2))  # seed 0 solves at 18, seed 1 at 13
+    lengths = [s.recorder.n for s in live.seeds]
+    assert lengths[0] != lengths[1], lengths
+    short = int(np.argmin(lengths))
+    band = live.band("ma_return", max_points=10_000)
+    assert len(band["iteration"]) == max(lengths)
+    last = live.history(short)["ma_return"][-1]
+    other = live.history(1 - short)["ma_return"][min(lengths):]
+    np.testing.assert_array_equal(band["low"][min(lengths):], np.minimum(last, other))
+    np.testing.assert_array_equal(band["high"][min(lengths):], np.maximum(last, other))
+
+
+def test_band_of_a_run_with_nothing_yet():
+    band = LiveRun(quick(), n_seeds=2).band("ma_return")
+    assert all(len(v) == 0 for v in band.values())
+
+
+def test_policy_at_returns_the_policy_after_each_update():
+    cfg = quick(max_updates=6, stop_on_solve=False)
+    updates = list(train(cfg))
+    live = finish(LiveRun(cfg))
+    np.testing.assert_array_equal(live.policy_at(0).params, initial_policy(cfg).params)
+    for u in updates:
+        np.testing.assert_array_equal(live.policy_at(u.iteration).params, u.policy.params)
+    assert live.policy_at(10**6) is live.policy
+
+
+def test_policy_at_after_snapshots_are_thinned_is_the_nearest_earlier_one(long_run):
+    kept = dict(long_run.seeds[0].recorder.keeper.snapshots())
+    assert len(kept) <= 200
+    for it in (1, 77, 150, 299):
+        nearest = max(k for k in kept if k <= it)
+        np.testing.assert_array_equal(long_run.policy_at(it).params, kept[nearest])
+
+
+# ---------------------------------------------------------------------------------------------
+# LiveRun: export (what Heatmap, Replay and the downloads get)
+# ---------------------------------------------------------------------------------------------
+def test_to_run_is_the_checkpoint_run_of_a_seed(long_run):
+    run = long_run.to_run(2)
+    assert isinstance(run, Run)
+    np.testing.assert_array_equal(run.policy.params, long_run.seeds[2].policy.params)
+    assert run.config == long_run.seeds[2].cfg.to_dict() and run.config["seed"] == 13
+    assert_same_history(run.history, long_run.seeds[2].recorder.history())
+    iterations = [it for it, _ in run.snapshots]
+    assert iterations[0] == 0 and iterations[-1] == 300 and len(iterations) <= 200
+    assert all(isinstance(p, SoftmaxPolicy) for _, p in run.snapshots)
+
+
+def test_the_policy_file_loads_back_through_pg_checkpoint(long_run):
+    run = load_run(long_run.policy_file(1))
+    np.testing.assert_array_equal(run.policy.params, long_run.seeds[1].policy.params)
+    assert run.policy.spec == long_run.seeds[1].policy.spec
+    assert run.config == long_run.seeds[1].cfg.to_dict()
+    for name in HISTORY_FIELDS:
+        np.testing.assert_array_equal(run.history[name], long_run.history(1)[name], err_msg=name)
+    assert [it for it, _ in run.snapshots] == [it for it, _ in long_run.seeds[1].recorder.keeper.snapshots()]
+
+
+def test_history_csv_has_a_row_per_seed_and_update(long_run):
+    lines = long_run.history_csv().splitlines()
+    header = lines[0].split(",")
+    assert header == ["seed", *HISTORY_FIELDS, "ma_return"]
+    assert len(lines) == 1 + 3 * 300
+    rows = [line.split(",") for line in lines[1:]]
+    assert {r[0] for r in rows} == {"11", "12", "13"}
+    first = dict(zip(header, rows[0]))
+    assert first["iteration"] == "1" and first["eval_return"] == "", "no evaluation at update 1: empty cell"
+    seventh = dict(zip(header, rows[6]))
+    assert float(seventh["eval_return"]) == long_run.history(0)["eval_return"][6]
+    assert float(first["ma_return"]) == long_run.history(0)["ma_return"][0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Divergence: the run stops and keeps the last good policy
+# ---------------------------------------------------------------------------------------------
+def _diverge_on_call(monkeypatch, on_call: int, value: float = 1e308):
+    """The gradient of the ``on_call``-th update from now is ``value`` everywhere: 1e308
+    overflows SGD's parameters, NaN is caught as a gradient that is not finite."""
+    original = SoftmaxPolicy.grad_log_prob
+    calls = {"n": 0}
+
+    def patched(self, *args, **kwargs):
+        calls["n"] += 1
+        grad = original(self, *args, **kwargs)
+        return np.full_like(grad, value) if calls["n"] == on_call else grad
+
+    monkeypatch.setattr(SoftmaxPolicy, "grad_log_prob", patched)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_seed_stops_and_keeps_its_last_finite_policy(monkeypatch):
+    _diverge_on_call(monkeypatch, 3)
+    cfg = quick(optimizer="sgd", lr=10.0, batch_episodes=1, normalize_advantages=False, baseline="none",
+                max_updates=50, stop_on_solve=False)
+    live = finish(LiveRun(cfg))
+    seed = live.seeds[0]
+    assert live.finished and seed.stop_reason == "diverged" and live.n == 2
+    assert live.error == "training diverged at update 3: a parameter is not finite"
+    assert np.isfinite(live.policy.params).all()
+    np.testing.assert_array_equal(live.policy.params, live.policy_at(2).params)
+    kind, text = status_message(live)
+    assert kind == "error" and text.startswith("training diverged at update 3: a parameter is not finite. ")
+    assert "kept the last policy whose numbers were finite" in text
+    np.testing.assert_array_equal(load_run(live.policy_file()).policy.params, live.policy.params)
+    np.testing.assert_array_equal(live.to_run().policy.params, live.policy.params)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_seed_leaves_the_other_seeds_training(monkeypatch):
+    cfg = quick(max_updates=4, stop_on_solve=False)
+    live = LiveRun(cfg, n_seeds=3)
+    live.step()  # 3 calls
+    _diverge_on_call(monkeypatch, 2, np.nan)  # the 2nd seed's next update
+    while not live.finished:
+        live.step()
+    assert [s.stop_reason for s in live.seeds] == ["max_updates", "diverged", "max_updates"]
+    assert [s.recorder.n for s in live.seeds] == [4, 1, 4]
+    assert live.error == "training diverged at update 2: the gradient or the loss is not finite"
+    np.testing.assert_array_equal(live.seeds[1].policy.params, live.policy_at(1, i=1).params)
+    assert status_message(live)[0] == "error", "diverged beats solved and out of budget"
+
+
+# ---------------------------------------------------------------------------------------------
+# The banner and the caption
+# ---------------------------------------------------------------------------------------------
+def test_status_message_before_anything_and_while_running():
+    live = LiveRun(quick(max_updates=50, stop_on_solve=False, eval_every=1000))
+    assert status_message(live) is None
+    live.step()
+    assert status_message(live) is None
+
+
+def test_status_message_when_out_of_budget():
+    live = finish(LiveRun(quick(max_updates=3, eval_every=1000)))
+    assert status_message(live) == ("warning", "Not solved: stopped by max updates at update 3.")
+
+
+def test_status_message_when_solved_names_update_return_and_cost():
+    live = finish(LiveRun(TrainConfig(seed=0)))
+    s = live.seeds[0].solved
+    kind, text = status_message(live)
+    assert kind == "success"
+    assert text == (f"Solved at update {s.iteration}: greedy mean return {s.eval_return:.1f} over 100 episodes "
+                    f"≥ 475, after {s.wall_time:.2f} s of training, {s.episodes:,} episodes and "
+                    f"{s.env_steps:,} env steps.")
+
+
+def test_status_message_for_several_seeds_counts_the_solved_ones():
+    live = LiveRun(TrainConfig(seed=0, max_updates=30), n_seeds=3)
+    finish(live)
+    kind, text = status_message(live)
+    solved = [s for s in live.seeds if s.solved]
+    assert kind == "success" and text.startswith(f"{len(solved)} of 3 seeds solved: seed 0 at update ")
+    for s in solved:
+        assert f"seed {s.cfg.seed} at update {s.solved.iteration} ({s.solved.wall_time:.2f} s" in text
+
+
+def test_status_message_for_a_viewer_behind_the_computation():
+    """A session replaying a shared run sees only what it has reached."""
+    live = finish(LiveRun(TrainConfig(seed=0)))
+    solved_at = live.seeds[0].solved.iteration
+    assert status_message(live, upto=solved_at - 1) is None
+    assert status_message(live, upto=solved_at)[0] == "success"
+    many = finish(LiveRun(TrainConfig(seed=0), n_seeds=2))
+    first = min(s.solved.iteration for s in many.seeds)
+    assert status_message(many, upto=first - 1) is None
+    assert status_message(many, upto=first) == ("success", "1 of 2 seeds solved so far.")
+
+
+def test_progress_text():
+    live = LiveRun(quick(max_updates=5, stop_on_solve=False))
+    assert progress_text(live) == "update 0 · nothing trained yet"
+    finish(live)
+    h = live.history(0)
+    assert progress_text(live) == f"update 5 · {int(h['env_steps'][-1]):,} env steps · {h['wall_time'][-1]:.2f} s of training"
+    assert progress_text(live, upto=2).startswith(f"update 2 · {int(h['env_steps'][1]):,} env steps · ")
+    assert progress_text(live, upto=99).startswith("update 5 · ")
+    many = LiveRun(quick(max_updates=1), n_seeds=2)
+    many.step()
+    assert progress_text(many).endswith(" s of training (seed 3; 2 seeds in all)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharing: one computation for every session with the same settings
+# ---------------------------------------------------------------------------------------------
+def test_run_registry_hands_out_one_run_per_settings_and_forgets_the_oldest():
+    registry = RunRegistry(max_entries=2)
+    a = registry.get(quick(), 1)
+    assert registry.get(quick(), 1) is a and registry.created == 1
+    b = registry.get(quick(), 2)
+    c = registry.get(quick(seed=4), 1)
+    assert len({id(a), id(b), id(c)}) == 3 and registry.created == 3 and len(registry) == 2
+    assert registry.get(quick(seed=4), 1) is c, "recently used: kept"
+    assert registry.get(quick(), 1) is not a, "the least recently used was evicted"
+
+
+def test_run_registry_announces_each_new_run_once_however_many_threads_ask():
+    registry, announced = RunRegistry(), []
+    barrier = threading.Barrier(8)
+
+    def ask():
+        barrier.wait()
+        registry.get(quick(seed=9), 1, announced.append)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(announced) == 1 == registry.created and announced[0] is registry.get(quick(seed=9), 1)
+
+
+def test_a_shared_run_trained_from_two_threads_is_the_same_run():
+    cfg = quick(max_updates=40, stop_on_solve=False, eval_every=5)
+    shared = LiveRun(cfg)
+    errors = []
+
+    def watch():
+        try:
+            while not shared.finished:
+                shared.advance(0.01)
+                n = shared.n
+                h = shared.history(0, upto=n)  # readers only read rows below n
+                assert len(h["iteration"]) == n and np.isfinite(h["ma_return"]).all()
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=watch) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    reference = finish(LiveRun(cfg))
+    assert_same_history(shared.history(0), reference.history(0))
+    assert math.isclose(shared.compute_seconds, shared.clock.column("seconds")[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# A viewer's frames: follow (as fast as possible, shared) and pace_through (human pace)
+# ---------------------------------------------------------------------------------------------
+class FakeClock:
+    """now() and sleep() on a clock that only moves when slept on."""
+
+    def __init__(self):
+        self.t, self.slept = 0.0, []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+def test_follow_computes_what_nobody_has_and_shows_all_of_it():
+    live = LiveRun(quick(max_updates=30, stop_on_solve=False))
+    shown, view = follow(live, 0.0, 0.05)
+    assert live.n >= 1 and shown == live.n and view >= live.compute_seconds > 0
+
+
+def test_follow_replays_a_computed_run_at_the_speed_it_was_computed():
+    live = finish(LiveRun(quick(max_updates=60, stop_on_solve=False, eval_every=5)))
+    n, computed = live.n, live.compute_seconds
+    clock, view, frames = FakeClock(), 0.0, []
+    while not frames or frames[-1] < n:
+        shown, view = follow(live, view, 0.01, clock.sleep, clock.now)
+        frames.append(shown)
+        assert shown == (n if view >= computed else live.updates_at(view))
+        assert len(frames) < 10_000
+    assert live.n == n and live.compute_seconds == computed, "nothing computed again"
+    assert frames == sorted(frames) and len(frames) == math.ceil(computed / 0.01 - 1e-9)
+    assert clock.slept == [0.01] * len(frames)
+
+
+def test_pace_through_shows_pace_updates_a_second_and_computes_only_just_ahead():
+    live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
+    clock = FakeClock()
+    shown, last, frames = 0, clock.now(), []
+    while shown < 12:
+        shown, last = pace_through(live, shown, last, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
+        frames.append(shown)
+        assert live.n == shown, "never more computed than shown"
+    assert frames == [2, 4, 6, 8, 10, 12] and clock.slept == [0.2] * 6
+    # a slow pace still moves: at least one update a frame, and never past the end of the run
+    slow = LiveRun(quick(max_updates=2, stop_on_solve=False, eval_every=100))
+    shown, last = 0, clock.now()
+    for _ in range(4):
+        shown, last = pace_through(slow, shown, last, pace=1, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert shown == slow.n == 2
+
+
+def test_step_view_computes_only_what_nobody_has_and_matches_names_the_settings():
+    live = LiveRun(quick(max_updates=3, stop_on_solve=False, eval_every=100))
+    assert step_view(live, 0) == 1 and live.n == 1, "the first Step computes the first update"
+    other_viewer = step_view(live, 0)
+    assert other_viewer == 1 and live.n == 1, "a viewer behind the run is shown what exists, nothing computed"
+    shown = 1
+    for _ in range(5):
+        shown = step_view(live, shown)
+    assert shown == live.n == 3 and live.finished, "never past the end of the run"
+    assert live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 1)
+    assert not live.matches(quick(max_updates=4, stop_on_solve=False, eval_every=100), 1)
+    assert not live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 2)

@@ -1,0 +1,184 @@
+"""pg.viz.policy_charts: encodings, the blue-white-red scale, and data equal to the inputs (no NaN)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from pg.viz.policy_charts import heatmap_chart, traces_chart, weights_chart
+from pg.viz.style import NEUTRAL, PUSH_LEFT, PUSH_RIGHT
+from pg.viz.episode import Episode, run_episode
+from pg.viz.policy_grid import decision_boundary, linear_weights, policy_grid
+from pg.algo.policies import make_policy
+
+POLICY = make_policy("linear", seed=1, init_scale=3.0)
+
+
+def _layers(spec):
+    """[(layer spec, its data rows)] of a layered or concatenated chart's dict."""
+    found = []
+
+    def walk(node, data):
+        data = node.get("data", data)  # a layer without data inherits its parent's
+        for key in ("layer", "vconcat", "hconcat"):
+            for child in node.get(key, []):
+                walk(child, data)
+        if "mark" in node:
+            found.append((node, spec["datasets"][data["name"]]))
+
+    walk(spec, None)
+    return found
+
+
+def _mark(layer):
+    return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+
+
+def _no_nan(rows):
+    for row in rows:
+        for value in row.values():
+            assert value is not None, row
+            if isinstance(value, float):
+                assert math.isfinite(value), row
+
+
+# --- heatmap ----------------------------------------------------------------------------------
+def test_heatmap_cells_colour_scale_and_data():
+    grid = policy_grid(POLICY, 0.1, 0.0, (-12, 12), (-1, 1), resolution=(6, 4))
+    spec = heatmap_chart(grid).to_dict()
+    ((rect, rows),) = _layers(spec)
+    assert _mark(rect) == "rect"
+    enc = rect["encoding"]
+    assert (enc["x"]["field"], enc["x2"]["field"], enc["y"]["field"], enc["y2"]["field"]) == (
+        "theta_lo",
+        "theta_hi_drawn",
+        "theta_dot_lo",
+        "theta_dot_hi_drawn",
+    )
+    # the drawn upper edges overlap the next cell by a third of a cell (no seams), clipped at the grid's edge
+    calculated = {t["as"]: t["calculate"].split(" + ") for t in rect["transform"]}
+    assert calculated["theta_hi_drawn"][0] == "datum.theta_hi"
+    assert calculated["theta_dot_hi_drawn"][0] == "datum.theta_dot_hi"
+    assert float(calculated["theta_hi_drawn"][1]) == pytest.approx(0.35 * 24 / 6)
+    assert float(calculated["theta_dot_hi_drawn"][1]) == pytest.approx(0.35 * 2 / 4)
+    assert rect["mark"]["clip"] is True
+    assert "degrees" in enc["x"]["title"] and "rad/s" in enc["y"]["title"]
+    assert enc["color"]["field"] == "p_right"
+    assert enc["color"]["scale"] == {"domain": [0, 0.5, 1], "range": [PUSH_LEFT, NEUTRAL, PUSH_RIGHT]}
+    assert enc["color"]["legend"]["title"] == "P(push right)" and enc["color"]["legend"]["type"] == "gradient"
+    assert enc["x"]["scale"]["domain"] == [-12, 12] and enc["y"]["scale"]["domain"] == [-1, 1]
+    assert len(rows) == 24
+    for name in ("theta", "theta_lo", "theta_hi", "theta_dot", "theta_dot_lo", "theta_dot_hi", "p_right"):
+        np.testing.assert_allclose([r[name] for r in rows], grid[name])
+    _no_nan(rows)
+
+
+def test_heatmap_boundary_and_visited_layers():
+    grid = policy_grid(POLICY, resolution=5)
+    boundary = decision_boundary(POLICY)
+    visited = np.array([[0.0, 0.0, 0.05, 0.3], [1.0, 0.2, -0.1, -0.2], [0.0, 0.0, np.nan, 0.0]])
+    spec = heatmap_chart(grid, boundary, visited, large=True).to_dict()
+    layers = {_mark(layer): (layer, rows) for layer, rows in _layers(spec)}
+    assert set(layers) == {"rect", "line", "circle"}
+
+    line, line_rows = layers["line"]
+    assert line["mark"]["color"] == "#000000"
+    assert line["encoding"]["detail"]["field"] == "segment" and line["encoding"]["order"]["field"] == "order"
+    np.testing.assert_allclose([r["theta"] for r in line_rows], boundary["theta"])
+    np.testing.assert_allclose([r["theta_dot"] for r in line_rows], boundary["theta_dot"])
+
+    dots, dot_rows = layers["circle"]
+    assert 0 < dots["mark"]["opacity"] < 1
+    assert len(dot_rows) == 2, "the NaN state is dropped"
+    np.testing.assert_allclose([r["theta"] for r in dot_rows], np.degrees([0.05, -0.1]))
+    np.testing.assert_allclose([r["theta_dot"] for r in dot_rows], [0.3, -0.2])
+    for _, rows in layers.values():
+        _no_nan(rows)
+    assert spec["config"]["axis"]["labelFontSize"] > 13  # large = projector type
+
+
+def test_heatmap_without_boundary_or_visits_is_one_layer():
+    grid = policy_grid(POLICY, resolution=3)
+    empty = {k: np.zeros(0) for k in ("theta", "theta_dot", "segment", "order")}
+    assert len(_layers(heatmap_chart(grid, empty, np.zeros((0, 4))).to_dict())) == 1
+
+
+# --- weights ----------------------------------------------------------------------------------
+def test_weights_chart_diverging_bars():
+    weights = linear_weights(POLICY)
+    spec = weights_chart(weights).to_dict()
+    layers = _layers(spec)
+    bars, rows = next((layer, rows) for layer, rows in layers if _mark(layer) == "bar")
+    assert bars["encoding"]["x"]["field"] == "weight"
+    assert "push right" in bars["encoding"]["x"]["title"]
+    np.testing.assert_allclose([r["weight"] for r in rows], weights["weight"])
+    assert [r["feature"] for r in rows] == list(weights["feature"])
+    colour = bars["encoding"]["color"]
+    assert colour["scale"] == {"domain": ["push left", "push right"], "range": [PUSH_LEFT, PUSH_RIGHT]}
+    assert [r["direction"] for r in rows] == ["push right" if w >= 0 else "push left" for w in weights["weight"]]
+    domain = bars["encoding"]["x"]["scale"]["domain"]
+    assert domain[0] == -domain[1] and domain[1] > np.abs(weights["weight"]).max()  # centred on zero
+    assert any(_mark(layer) == "rule" for layer, _ in layers)
+    assert sum(_mark(layer) == "text" for layer, _ in layers) == 2
+    for _, rows in layers:
+        _no_nan(rows)
+
+
+# --- traces ----------------------------------------------------------------------------------
+def test_traces_three_panels_share_time_with_thresholds():
+    episode = run_episode(make_policy("linear", seed=0), seed=3)
+    spec = traces_chart(episode).to_dict()
+    assert len(spec["vconcat"]) == 3
+    assert spec["resolve"]["scale"]["x"] == "shared"
+    assert spec["autosize"]["type"] == "fit-x"
+    titles, rules = [], []
+    for panel, mark in zip(spec["vconcat"], ["line", "line", "circle"]):
+        line, rule = panel["layer"][0], panel["layer"][1]
+        assert _mark(line) == mark and _mark(rule) == "rule"
+        titles.append(line["encoding"]["y"]["title"])
+        assert line["encoding"]["x"]["scale"]["domain"] == [0, episode.length]
+        rules.append([r["value"] for r in spec["datasets"][rule["data"]["name"]]])
+    assert titles == ["θ (degrees)", "x (m)", "P(push right)"]
+    assert spec["vconcat"][-1]["layer"][0]["encoding"]["x"]["title"] == "time step"
+    dots = spec["vconcat"][-1]["layer"][0]["encoding"]["color"]
+    assert (
+        dots["field"] == "value" and dots["scale"]["range"][0] == PUSH_LEFT and dots["scale"]["range"][2] == PUSH_RIGHT
+    )
+    np.testing.assert_allclose(rules[0], [-12, 12])
+    np.testing.assert_allclose(rules[1], [-2.4, 2.4])
+    np.testing.assert_allclose(rules[2], [0.5])
+
+    data = [spec["datasets"][p["layer"][0]["data"]["name"]] for p in spec["vconcat"]]
+    np.testing.assert_allclose([r["value"] for r in data[0]], np.degrees(episode.states[:, 2]))
+    np.testing.assert_allclose([r["value"] for r in data[1]], episode.states[:, 0])
+    np.testing.assert_allclose([r["value"] for r in data[2]], episode.p_right)
+    np.testing.assert_array_equal([r["t"] for r in data[2]], np.arange(episode.length))
+    for rows in data:
+        _no_nan(rows)
+
+
+def test_traces_mark_the_nudge_and_drop_nan():
+    episode = run_episode(make_policy("linear", seed=0, init_scale=1.0), seed=1, nudge_step=5, nudge=0.5)
+    assert episode.length > 5
+    spec = traces_chart(episode).to_dict()
+    for panel in spec["vconcat"]:
+        nudge = panel["layer"][2]
+        assert _mark(nudge) == "rule" and nudge["encoding"]["x"]["field"] == "t"
+        assert [r["t"] for r in spec["datasets"][nudge["data"]["name"]]] == [5]
+    # no nudge: no nudge layer
+    plain = traces_chart(run_episode(make_policy("linear", seed=0), seed=1)).to_dict()
+    assert all(len(panel["layer"]) == 2 for panel in plain["vconcat"])
+
+    states = np.zeros((4, 4))
+    states[2, 2] = np.nan
+    broken = Episode(states, np.zeros(3, int), np.array([0.5, np.inf, 0.4]), np.zeros(3), True, False)
+    spec = traces_chart(broken).to_dict()
+    for panel in spec["vconcat"]:
+        _no_nan(spec["datasets"][panel["layer"][0]["data"]["name"]])
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_charts_have_styled_type(large):
+    grid = policy_grid(POLICY, resolution=3)
+    for chart in (heatmap_chart(grid, large=large), weights_chart(linear_weights(POLICY), large=large)):
+        assert chart.to_dict()["config"]["axis"]["titleFontSize"] == (21 if large else 15)

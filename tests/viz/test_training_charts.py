@@ -1,0 +1,325 @@
+"""pg.viz.training_charts: the live dashboard's panels on named data, the datasets each redraw
+sends (small, NaN-free, only what a chart reads) and the small live heatmap."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from pg.viz.style import PUSH_LEFT, PUSH_RIGHT
+from pg.viz.training_charts import (
+    BAND_FIELDS,
+    DIAGNOSTICS,
+    LIVE_THETA_DOT,
+    PANELS,
+    arrow_datasets,
+    live_heatmap_chart,
+    live_heatmap_datasets,
+    live_heatmap_spec,
+    live_specs,
+    panel_chart,
+    training_datasets,
+    used_datasets,
+    with_datasets,
+)
+from pg.viz.policy_grid import policy_grid
+from pg.runs.live import LiveRun
+from pg.algo.policies import make_policy
+from pg.algo.reinforce import TrainConfig
+
+SINGLE_DATA = {"returns": {"episodes", "history", "bars"}, "eval": {"evals", "bars"}}
+SINGLE_DATA |= {field: {"history"} for field, _ in DIAGNOSTICS}
+MULTI_DATA = {"returns": {"band", "bars"}, "eval": {"band", "bars"}} | {field: {"band"} for field, _ in DIAGNOSTICS}
+
+
+def layers(spec: dict) -> list[dict]:
+    """Every node of a (layered) spec that has a mark."""
+    found, stack = [], [spec]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.get("layer", []))
+        if "mark" in node:
+            found.append(node)
+    return found
+
+
+def mark(layer: dict) -> str:
+    return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+
+
+def by_mark(spec: dict, kind: str) -> list[dict]:
+    return [layer for layer in layers(spec) if mark(layer) == kind]
+
+
+def assert_finite(frame: pd.DataFrame):
+    numeric = frame.select_dtypes("number")
+    assert np.isfinite(numeric.to_numpy()).all(), frame[~np.isfinite(numeric).all(axis=1)]
+
+
+@pytest.fixture(scope="module")
+def single() -> LiveRun:
+    """300 tiny updates of one seed, evaluated every 7 (complete evaluations)."""
+    cfg = TrainConfig(batch_episodes=4, max_episode_steps=30, eval_every=7, eval_episodes=5, eval_early_stop=False,
+                      max_updates=300, stop_on_solve=False, seed=2)
+    live = LiveRun(cfg)
+    while not live.finished:
+        live.advance(5.0)
+    return live
+
+
+@pytest.fixture(scope="module")
+def several() -> LiveRun:
+    cfg = TrainConfig(batch_episodes=2, max_episode_steps=30, eval_every=5, eval_episodes=5, eval_early_stop=False,
+                      max_updates=120, stop_on_solve=False, seed=4)
+    live = LiveRun(cfg, n_seeds=3)
+    while not live.finished:
+        live.advance(5.0)
+    return live
+
+
+# ---------------------------------------------------------------------------------------------
+# Panels and specs
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("multi_seed", [False, True])
+@pytest.mark.parametrize("panel", PANELS)
+def test_every_panel_reads_only_named_data(panel, multi_seed):
+    chart = panel_chart(panel, multi_seed)
+    assert isinstance(chart, alt.TopLevelMixin)
+    spec = chart.to_dict()  # validates against the Vega-Lite schema
+    expected = (MULTI_DATA if multi_seed else SINGLE_DATA)[panel]
+    assert used_datasets(spec) == expected
+    assert not spec.get("datasets"), "no data is baked into the spec"
+    for layer in layers(spec):
+        assert "values" not in layer.get("data", {}), "no inline data"
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+
+
+def test_the_single_seed_returns_panel_draws_episodes_and_their_moving_average():
+    spec = panel_chart("returns", max_steps=500).to_dict()
+    (dots,) = by_mark(spec, "circle")
+    assert dots["data"] == {"name": "episodes"}
+    assert (dots["encoding"]["x"]["field"], dots["encoding"]["y"]["field"]) == ("episode", "return")
+    assert dots["encoding"]["y"]["scale"]["domain"] == [0, 500]
+    assert dots["mark"]["color"] == PUSH_LEFT
+    (line,) = by_mark(spec, "line")
+    assert line["data"] == {"name": "history"}
+    assert (line["encoding"]["x"]["field"], line["encoding"]["y"]["field"]) == ("episode", "ma_return")
+    assert line["mark"]["color"] == PUSH_RIGHT
+    (rule,) = by_mark(spec, "rule")
+    assert rule["data"] == {"name": "bars"} and rule["encoding"]["y"]["field"] == "value"
+    assert "moving average over 100 episodes" in spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"]
+
+
+def test_the_multi_seed_panels_draw_a_band_and_its_median_for_their_field():
+    spec = panel_chart("returns", multi_seed=True, max_steps=200).to_dict()
+    (area,) = by_mark(spec, "area")
+    (line,) = [layer for layer in by_mark(spec, "line")]
+    assert (area["encoding"]["y"]["field"], area["encoding"]["y2"]["field"]) == ("low", "high")
+    assert area["encoding"]["y"]["scale"]["domain"] == [0, 200]
+    assert line["encoding"]["y"]["field"] == "median" and line["encoding"]["x"]["field"] == "iteration"
+    filters = [t["filter"] for layer in (area, line) for t in layer.get("transform", [])]
+    filters += [t["filter"] for t in spec.get("transform", [])]
+    assert filters and all("ma_return" in json.dumps(f) for f in filters)
+    for field, _ in DIAGNOSTICS:
+        spec = panel_chart(field, multi_seed=True).to_dict()
+        assert field in json.dumps([layer.get("transform") for layer in layers(spec)] + [spec.get("transform")])
+
+
+@pytest.mark.parametrize("field, title", DIAGNOSTICS)
+def test_the_diagnostic_panels_plot_their_field_against_the_update(field, title):
+    spec = panel_chart(field).to_dict()
+    (line,) = by_mark(spec, "line")
+    assert (line["encoding"]["x"]["field"], line["encoding"]["y"]["field"]) == ("iteration", field)
+    assert line["encoding"]["y"]["scale"] == {"zero": False}
+    assert title in json.dumps(spec["title"], ensure_ascii=False)
+
+
+def test_the_eval_panel_plots_the_greedy_return_with_points():
+    spec = panel_chart("eval").to_dict()
+    (line,) = by_mark(spec, "line")
+    assert line["data"] == {"name": "evals"} and line["mark"]["point"] is True
+    assert line["encoding"]["y"]["field"] == "eval_return"
+
+
+def test_large_panels_are_taller_and_use_larger_fonts():
+    for panel in PANELS:
+        small, large = panel_chart(panel).to_dict(), panel_chart(panel, large=True).to_dict()
+        assert large["height"] > small["height"]
+        assert large["config"]["axis"]["labelFontSize"] > small["config"]["axis"]["labelFontSize"]
+
+
+@pytest.mark.parametrize("multi_seed", [False, True])
+def test_live_specs_are_plain_json_without_data(multi_seed):
+    specs = live_specs(multi_seed, 500)
+    assert set(specs) == set(PANELS)
+    for name, spec in {**specs, "heatmap": live_heatmap_spec()}.items():
+        assert "datasets" not in spec
+        assert json.loads(json.dumps(spec)) == spec, name
+        # cheap for the browser: a canvas, no ARIA label per mark
+        assert spec["usermeta"] == {"embedOptions": {"renderer": "canvas"}}, name
+        assert spec["config"]["mark"]["aria"] is False, name
+        if name == "heatmap":
+            continue
+        assert used_datasets(spec) == (MULTI_DATA if multi_seed else SINGLE_DATA)[name]
+
+
+def test_used_datasets_walks_nested_specs():
+    spec = {"data": {"name": "a"}, "layer": [{"data": {"name": "b"}}, {"hconcat": [{"data": {"name": "c"}}]}],
+            "other": [{"data": {"values": [1]}}]}
+    assert used_datasets(spec) == {"a", "b", "c"}
+    assert used_datasets({}) == set()
+
+
+def test_with_datasets_sends_each_chart_only_its_own_data_and_leaves_the_spec_alone():
+    spec = live_specs()["eval"]
+    before = json.dumps(spec)
+    data = {"evals": pd.DataFrame({"iteration": [1.0], "eval_return": [3.0]}), "bars": pd.DataFrame(),
+            "episodes": pd.DataFrame(), "history": pd.DataFrame()}
+    out = with_datasets(spec, data)
+    assert set(out["datasets"]) == {"evals", "bars"}
+    assert out["datasets"]["evals"] is data["evals"]
+    assert json.dumps(spec) == before and "datasets" not in spec
+    assert set(with_datasets(spec, {"evals": data["evals"]})["datasets"]) == {"evals"}, "missing names are skipped"
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------------
+def test_arrow_datasets_encode_every_dataset_once_and_losslessly(single):
+    import pyarrow as pa
+
+    data = training_datasets(single) | live_heatmap_datasets(single.policy)
+    encoded = arrow_datasets(data)
+    assert set(encoded) == set(data) and all(isinstance(b, bytes) for b in encoded.values())
+    for name, frame in data.items():
+        back = pa.ipc.open_stream(encoded[name]).read_all().to_pandas()
+        pd.testing.assert_frame_equal(back, frame.reset_index(drop=True), check_dtype=True)
+    spec = with_datasets(live_specs()["returns"], encoded)
+    assert spec["datasets"]["history"] is encoded["history"], "shared, not re-encoded per chart"
+
+
+def test_single_seed_datasets_columns_and_no_nan(single):
+    data = training_datasets(single, max_points=400)
+    assert set(data) == {"bars", "history", "evals", "episodes"}
+    assert list(data["history"].columns) == ["iteration", "episode", "ma_return", *[f for f, _ in DIAGNOSTICS]]
+    assert list(data["evals"].columns) == ["iteration", "eval_return"]
+    assert list(data["episodes"].columns) == ["episode", "return"]
+    for frame in data.values():
+        assert_finite(frame)
+    assert len(data["history"]) == 300 and data["history"]["iteration"].iloc[-1] == 300
+    assert data["history"]["episode"].iloc[-1] == 4 * 300, "the line is placed at the episode count"
+    np.testing.assert_array_equal(data["evals"]["iteration"], np.arange(7, 301, 7))
+    assert len(data["episodes"]) == 1200
+
+
+def test_by_default_a_redraw_sends_at_most_200_points_per_line_and_600_dots(single):
+    data = training_datasets(single)
+    assert len(data["history"]) == 200 and len(data["evals"]) <= 200 and len(data["episodes"]) == 600
+    assert data["history"]["iteration"].iloc[-1] == 300 and data["episodes"]["episode"].iloc[-1] == 1200
+    assert len(live_heatmap_datasets(single.policy)["grid"]) == 25 * 25
+
+
+def test_the_solve_bars_follow_the_episode_limit(single):
+    """Only the bars the y scale (0 to the episode limit) holds: a 195 bar over 30-step
+    episodes drew above the plot and pushed the returns chart out of its frame."""
+    bars = training_datasets(single)["bars"]
+    assert len(bars) == 0 and list(bars.columns) == ["value", "label"]  # 30-step episodes
+    for steps, expected in ((200, [195.0]), (300, [195.0]), (500, [475.0, 195.0]), (1000, [475.0, 195.0])):
+        live = LiveRun(TrainConfig(max_episode_steps=steps, batch_episodes=2, eval_episodes=5))
+        live.step()
+        bars = training_datasets(live)["bars"]
+        assert list(bars["value"]) == expected, steps
+        assert bars["label"].str.startswith(("475", "195")).all()
+    assert len(arrow_datasets({"bars": training_datasets(single)["bars"]})["bars"]) > 0, "an empty table still encodes"
+
+
+def test_datasets_are_downsampled_whatever_the_length(single):
+    data = training_datasets(single, max_points=50)
+    assert len(data["history"]) <= 50 and len(data["evals"]) <= 50
+    assert len(data["episodes"]) <= 150
+    assert data["history"]["iteration"].iloc[0] == 1 and data["history"]["iteration"].iloc[-1] == 300
+    assert data["episodes"]["episode"].iloc[-1] == 1200
+
+
+def test_datasets_up_to_an_update(single):
+    data = training_datasets(single, upto=100, max_points=400)
+    assert data["history"]["iteration"].max() == 100
+    assert data["evals"]["iteration"].max() == 98
+    assert data["episodes"]["episode"].max() == 400
+
+
+def test_datasets_of_a_run_with_nothing_yet_are_empty_but_valid():
+    live = LiveRun(TrainConfig(max_episode_steps=200))
+    data = training_datasets(live)
+    assert len(data["history"]) == len(data["evals"]) == len(data["episodes"]) == 0
+    assert list(data["bars"]["value"]) == [195.0]
+
+
+def test_multi_seed_datasets_are_one_band_table(several):
+    data = training_datasets(several, max_points=400)
+    assert set(data) == {"bars", "band"}
+    band = data["band"]
+    assert list(band.columns) == ["iteration", "median", "low", "high", "field"]
+    assert set(band["field"]) == set(BAND_FIELDS)
+    assert_finite(band)
+    assert (band["low"] <= band["median"]).all() and (band["median"] <= band["high"]).all()
+    per_field = band.groupby("field").size()
+    assert per_field["ma_return"] == 120 and per_field["eval_return"] == 120 // 5
+    small = training_datasets(several, upto=60, max_points=20)["band"]
+    assert small["iteration"].max() == 60 and small.groupby("field").size().max() <= 20
+
+
+# ---------------------------------------------------------------------------------------------
+# The live heatmap
+# ---------------------------------------------------------------------------------------------
+def test_live_heatmap_spec_reads_grid_and_boundary():
+    spec = live_heatmap_spec()
+    assert "datasets" not in spec and used_datasets(spec) == {"grid", "boundary"}
+    (rect,) = by_mark(spec, "rect")
+    enc = rect["encoding"]
+    assert (enc["x"]["field"], enc["x2"]["field"], enc["y"]["field"], enc["y2"]["field"], enc["color"]["field"]) == (
+        "theta_lo", "theta_hi", "theta_dot_lo", "theta_dot_hi", "p_right")
+    assert enc["y"]["scale"]["domain"] == list(LIVE_THETA_DOT) and enc["x"]["scale"]["domain"] == [-12, 12]
+    (line,) = by_mark(spec, "line")
+    assert line["data"] == {"name": "boundary"} and line["mark"]["clip"] is True
+    assert live_heatmap_chart(large=True).to_dict()["height"] == 300
+    assert live_heatmap_spec(large=True)["config"]["axis"]["labelFontSize"] > spec["config"]["axis"]["labelFontSize"]
+
+
+@pytest.mark.parametrize("kind", ["linear", "mlp"])
+def test_live_heatmap_datasets_are_the_policy_grid(kind):
+    policy = make_policy(kind, seed=5, **({"init_scale": 3.0} if kind == "linear" else {}))
+    data = live_heatmap_datasets(policy, resolution=21)
+    grid = data["grid"]
+    assert len(grid) == 21 * 21 and list(grid.columns) == ["theta_lo", "theta_hi", "theta_dot_lo", "theta_dot_hi",
+                                                            "p_right"]
+    assert grid["theta_lo"].min() == pytest.approx(-12) and grid["theta_hi"].max() == pytest.approx(12)
+    assert grid["theta_dot_lo"].min() == pytest.approx(LIVE_THETA_DOT[0])
+    assert grid["theta_dot_hi"].max() == pytest.approx(LIVE_THETA_DOT[1])
+    expected = policy_grid(policy, theta_dot_range=LIVE_THETA_DOT, resolution=21)["p_right"]
+    np.testing.assert_allclose(grid["p_right"], expected)
+    assert ((0 <= grid["p_right"]) & (grid["p_right"] <= 1)).all()
+    assert_finite(grid)
+    assert_finite(data["boundary"])
+    assert list(data["boundary"].columns) == ["theta", "theta_dot", "segment", "order"]
+
+
+def test_the_live_heatmap_changes_as_the_policy_learns():
+    cfg = TrainConfig(seed=0)
+    live = LiveRun(cfg)
+    before = live_heatmap_datasets(live.policy)["grid"]["p_right"].to_numpy()
+    while not live.finished:
+        live.advance(5.0)
+    after = live_heatmap_datasets(live.policy)["grid"]["p_right"].to_numpy()
+    assert np.abs(after - before).max() > 0.3
+    assert len(live_heatmap_datasets(live.policy)["grid"]) == 25 * 25, "the page's default resolution"
+    # a solved linear policy pushes right when the pole falls right (theta > 0, theta_dot > 0)
+    grid = live_heatmap_datasets(live.policy)["grid"]
+    falling_right = grid[(grid["theta_lo"] > 6) & (grid["theta_dot_lo"] > 0.5)]
+    assert (falling_right["p_right"] > 0.9).all()
+    assert math.isclose(grid["p_right"].min(), 0.0, abs_tol=0.1)
