@@ -21,23 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
 
 
-def run_through_entry() -> None:
-    """Make a page opened by its own URL on a fresh server run inside streamlit_app.py.
-
-    A folder named pages/ beside the entry makes Streamlit start in its legacy "pages
-    directory" mode (PagesManager.uses_pages_directory), in which /heatmap runs
-    pages/views/heatmap.py alone, without the entry's page config and navigation, until some
-    session has called st.navigation. Every page calls this first: it switches the flag off
-    (what st.navigation itself does) and reruns, so the entry file runs and routes to this
-    page. (Streamlit-internal; tests/browser/test_heatmap_replay_browser.py checks it.)
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 @st.cache_resource(show_spinner=False)
 def shipped_run() -> Run:
     """The pre-trained policy that ships with the app (loaded once per server)."""

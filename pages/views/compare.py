@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from pages.links import publish, restore
-from pages.shared import run_through_entry
 from pg.viz.comparison_charts import compare_datasets, compare_specs, with_data
 from pg.lessons.comparison import (
     COMPARE_CHOICES,
@@ -24,7 +23,6 @@ from pg.runs.live import MAX_SEEDS
 from pg.app.state import CompareState, defaults
 from pg.lessons.variance import GradientProbe, estimate_statistics
 
-run_through_entry()
 
 TICK = 0.2  # seconds of computing between two redraws
 ss = st.session_state

@@ -5,10 +5,9 @@ import streamlit as st
 
 from pages.links import publish, restore
 from pages.presenter import story_panel
-from pages.shared import run_through_entry, shipped_replay, shipped_run
+from pages.shared import shipped_replay, shipped_run
 from pg.app.state import HomeState
 
-run_through_entry()
 restore(HomeState, "home_")  # Home takes no settings: this only warns about unknown ones
 
 run = shipped_run()

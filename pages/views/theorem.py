@@ -8,13 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from pages.links import publish, restore
-from pages.shared import run_through_entry
 from pg.lessons import derivation
 from pg.viz.theorem_charts import convergence_chart, gradient_components_chart, variance_chart
 from pg.algo.reinforce import reinforce_gradient, surrogate_loss
 from pg.app.state import TheoremState
 
-run_through_entry()
 
 NAMES = {"tiny_cartpole": "Tiny CartPole (3 states, 4 steps)", "bandit": "Three-armed bandit"}
 THETA_TEX = {"tiny_cartpole": [r"$\theta_\text{left}$", r"$\theta_\text{up}$", r"$\theta_\text{right}$"],

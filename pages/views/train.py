@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from pages.links import publish, restore
-from pages.shared import form_widget, run_registry, run_through_entry
+from pages.shared import form_widget, run_registry
 from pg.viz.training_charts import (
     arrow_datasets,
     live_heatmap_datasets,
@@ -18,7 +18,6 @@ from pg.runs.live import MAX_SEEDS, follow, pace_through, progress_text, status_
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
 from pg.app.state import SPEEDS, TrainState
 
-run_through_entry()
 
 TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
 ss = st.session_state
