@@ -1,7 +1,8 @@
 """Policy Gradients, Visually: the entry point. ``streamlit run streamlit_app.py``
 
-Page config, the page list (st.navigation over pages/), the shared sidebar and presenter mode. Everything a
-page computes comes from the NumPy core in pg/; the pages only read widgets and draw.
+Page config, the navigation over the one page list (pages/nav.py), the shared sidebar and
+presenter mode. Everything a page computes comes from the NumPy core in pg/; the pages only read
+widgets and draw.
 """
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages.links import note_page
+from pages.nav import navigation_pages
 from pages.presenter import follow_story, presenter_switch, story_bar
 from pages.shared import memory_janitor
 
@@ -19,17 +21,9 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 
-PAGES = [
-    st.Page("pages/views/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/views/theorem.py", title="The gradient theorem", icon=":material/functions:"),
-    st.Page("pages/views/train.py", title="Live training", icon=":material/monitoring:"),
-    st.Page("pages/views/heatmap.py", title="Policy heatmap", icon=":material/grid_on:"),
-    st.Page("pages/views/replay.py", title="Replay", icon=":material/movie:"),
-    st.Page("pages/views/compare.py", title="Compare estimators", icon=":material/compare_arrows:", url_path="compare"),
-]
 
 memory_janitor()  # one per server: what finished sessions freed goes back to the system
-navigation = st.navigation(PAGES)
+navigation = st.navigation(navigation_pages())
 follow_story()  # a story Next or Back was clicked: go there
 note_page(navigation.url_path)  # a new visit to a page reads its settings from the URL (pages/links.py)
 with st.sidebar:

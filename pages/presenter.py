@@ -10,8 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.links import app_params, entered, show_warnings
+from pages.nav import PAGES as STORY  # the story is the page list, in its order
+from pages.nav import position
 from pg.app.state import AppState, from_query
-from pg.app.story import STORY
 
 _GOTO = "_story_goto"  # the page a story button asked for
 
@@ -55,10 +56,6 @@ def presenter_switch() -> bool:
     return ss["present"]
 
 
-def _index(url_path: str) -> int:
-    return next((k for k, stop in enumerate(STORY) if stop.url_path == url_path), -1)
-
-
 def _buttons(k: int, where) -> None:
     """Back and Next: each asks for the story's previous or next page (``follow_story``)."""
     back, forward = where
@@ -69,7 +66,7 @@ def _buttons(k: int, where) -> None:
         disabled=k == 0,
         width="stretch",
         on_click=_go,
-        args=(STORY[max(k - 1, 0)].path,),
+        args=(STORY[max(k - 1, 0)].script,),
     )
     last = k == len(STORY) - 1
     forward.button(
@@ -81,7 +78,7 @@ def _buttons(k: int, where) -> None:
         disabled=last,
         width="stretch",
         on_click=_go,
-        args=(STORY[min(k + 1, len(STORY) - 1)].path,),
+        args=(STORY[min(k + 1, len(STORY) - 1)].script,),
     )
 
 
@@ -99,7 +96,7 @@ def follow_story() -> None:
 
 def story_bar(url_path: str) -> None:
     """On a page of the story other than Home: where we are, the notes, Back and Next."""
-    k = _index(url_path)
+    k = position(url_path)
     if k <= 0:
         return
     with st.container(border=True, key="story_bar"):
@@ -119,7 +116,7 @@ def story_panel() -> None:
             if k == 0:
                 title.markdown(f"**{k + 1}. {stop.title}** (here)")
             else:
-                title.page_link(stop.path, label=f"**{k + 1}. {stop.title}**")
+                title.page_link(stop.script, label=f"**{k + 1}. {stop.title}**")
             notes.markdown(stop.notes)
         _, back, forward = st.columns([3.2, 1, 2.2])
         _buttons(0, (back, forward))

@@ -354,13 +354,8 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 def run_bench(argv: list[str]) -> int:
     """Forward every argument to pg.bench.main (imported only when asked for)."""
-    try:
-        from pg import bench
-    except ModuleNotFoundError as error:
-        if error.name != "pg.bench":
-            raise
-        print("pg bench: error: the benchmarks are not installed (pg/bench.py is missing)", file=sys.stderr)
-        return EXIT_USAGE
+    from pg import bench
+
     status = bench.main(argv)
     return status if isinstance(status, int) else EXIT_OK
 

@@ -4,6 +4,7 @@ and the map of the pages."""
 import streamlit as st
 
 from pages.links import publish, restore
+from pages.nav import PAGES
 from pages.presenter import story_panel
 from pages.shared import shipped_replay, shipped_run
 from pg.app.state import HomeState
@@ -41,26 +42,15 @@ with right:
         f"It learned this in {len(run.history.get('iteration', [])) or '?'} updates of REINFORCE."
     )
 
-LINKS = [
-    ("pages/views/theorem.py", "The gradient theorem", ":material/functions:",
-     "The derivation, step by step, each step checked numerically on problems solved exactly."),
-    ("pages/views/train.py", "Live training", ":material/monitoring:",
-     "Press Start and watch the returns climb while the policy forms beside the curves."),
-    ("pages/views/heatmap.py", "Policy heatmap", ":material/grid_on:",
-     "What the agent does in every state, and how that picture forms during training."),
-    ("pages/views/replay.py", "Replay", ":material/movie:",
-     "Untrained against trained, side by side; flick the pole and watch the policy recover."),
-    ("pages/views/compare.py", "Compare estimators", ":material/compare_arrows:",
-     "REINFORCE, baselines, actor-critic and GAE side by side, each gradient's variance measured."),
-]
 if st.session_state.get("present"):
     story_panel()  # presenter mode: the same pages as a story in teaching order, with Next and Back
 else:
     st.subheader("Explore")
-    columns = [column for _ in range(0, len(LINKS), 3) for column in st.columns(3)]  # rows of three
-    for column, (path, label, icon, blurb) in zip(columns, LINKS):
+    others = PAGES[1:]  # every page but Home, in teaching order
+    columns = [column for _ in range(0, len(others), 3) for column in st.columns(3)]  # rows of three
+    for column, page in zip(columns, others):
         with column.container(border=True):
-            st.page_link(path, label=f"**{label}**", icon=icon)
-            st.caption(blurb)
+            st.page_link(page.script, label=f"**{page.title}**", icon=page.icon)
+            st.caption(page.blurb)
 
 publish(HomeState())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import LAPTOP, assert_clean, screenshot, start_server, wait_for_app
+from conftest import LAPTOP, assert_clean, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +48,8 @@ def assert_clean_but_known_noise(page) -> None:
 
 def warm_up(page, url) -> None:
     """Visit the entry page once. On a freshly started server a deep link is run as a
-    Streamlit "pages/ directory" app (without streamlit_app.py) until some session has run
-    the entry's st.navigation; see test_a_deep_link_on_a_fresh_server_runs_the_entry."""
+    Streamlit "pages/ directory" app until some session has run the entry's st.navigation;
+    tests/browser/test_fresh_server_browser.py checks that it still lands on the right page."""
     page.goto(url)
     wait_for_app(page)
     # the page titles (not file names) in the sidebar: streamlit_app.py's st.navigation has run
@@ -196,21 +196,3 @@ def test_replay_at_projector_size(server, projector_page):
         assert 480 <= video["width"] <= 900, "big enough to read from the back, two fit side by side"
     assert_clean_but_known_noise(projector_page)
     screenshots(projector_page, "replay")
-
-
-def test_a_deep_link_on_a_fresh_server_runs_the_entry(browser):
-    """A folder named pages/ makes Streamlit start in its legacy pages-directory mode; the
-    pages' run_through_entry() must still route a first visitor's /heatmap through the entry."""
-    proc, url = start_server()
-    ctx = browser.new_context(viewport=LAPTOP)
-    try:
-        page = ctx.new_page()
-        page.goto(url + "/heatmap")
-        page.get_by_role("heading", name="Policy heatmap").wait_for()
-        page.locator('[data-testid="stSidebarNav"]').wait_for()
-        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-        assert "Policy heatmap" in nav and "shared" not in nav
-    finally:
-        ctx.close()
-        proc.terminate()
-        proc.wait(timeout=10)
