@@ -26,6 +26,13 @@ Gradients are with respect to theta: the policy objects of pg.algo.policies have
 (weights and biases of a linear softmax); ``Setup.theta_index`` picks out those that theta
 sets, which by the chain rule gives d/dtheta exactly. Every function takes its randomness as a
 seed and is deterministic given it.
+
+Each check returns a small frozen dataclass whose fields are documented where it is defined
+(``ObjectiveCheck``, ``LogDerivativeCheck``, ...); ``all_checks`` groups those that depend only
+on the problem, theta, N and the seed in one ``Checks``, so the page reads
+``checks.objective.J_exact``. The variance study draws its estimates with ``sample_batches`` and
+``reinforce_estimates`` (the path tests/lessons/test_theory.py checks for unbiasedness against
+the exact gradient) and summarises them with pg.lessons.stats.estimate_statistics.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import numpy as np
 from pg.algo.baselines import make_baseline
 from pg.algo.reinforce import reinforce_gradient, surrogate_loss
 from pg.algo.rollout import Batch
+from pg.lessons.stats import estimate_statistics
 from pg.lessons.theory import SoftmaxBandit, TabularMDP, exact_gradient, exact_objective
 
 PROBLEMS = ("tiny_cartpole", "bandit")
@@ -219,27 +227,63 @@ def _ratio(g: np.ndarray, reference: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------
 # Step 1. The objective J(theta) = E[R(tau)] = sum_tau P(tau; theta) R(tau)
 # ---------------------------------------------------------------------------------------------
-def objective_check(setup: Setup, episodes: int, seed) -> dict:
+@dataclass(frozen=True)
+class ObjectiveCheck:
+    """J by enumeration beside the average return of sampled episodes."""
+
+    J_exact: float  # sum_tau P(tau; theta) R(tau), over every trajectory
+    n_trajectories: int  # how many trajectories that sum has
+    prob_sum: float  # sum_tau P(tau; theta): 1 up to rounding
+    J_sample: float  # mean return R of the sampled episodes
+    J_sample_se: float  # its standard error, std(R) / sqrt(episodes) (nan for one episode)
+    z: float  # (J_sample - J_exact) / J_sample_se (nan without a standard error)
+    episodes: int  # episodes sampled
+
+
+def objective_check(setup: Setup, episodes: int, seed) -> ObjectiveCheck:
     """J by enumeration against the average return of ``episodes`` sampled episodes."""
     traj = setup.problem.trajectories(setup.policy)
     returns = setup.problem.sample(setup.policy, episodes, _rng(seed)).rewards.sum(axis=0)
     se = returns.std(ddof=1) / np.sqrt(episodes) if episodes > 1 else float("nan")
     J = exact_objective(setup.problem, setup.policy, GAMMA)
-    return {
-        "J_exact": J,
-        "n_trajectories": len(traj.prob),
-        "prob_sum": float(traj.prob.sum()),
-        "J_sample": float(returns.mean()),
-        "J_sample_se": float(se),
-        "z": float((returns.mean() - J) / se) if se > 0 else float("nan"),
-        "episodes": episodes,
-    }
+    return ObjectiveCheck(
+        J_exact=J,
+        n_trajectories=len(traj.prob),
+        prob_sum=float(traj.prob.sum()),
+        J_sample=float(returns.mean()),
+        J_sample_se=float(se),
+        z=float((returns.mean() - J) / se) if se > 0 else float("nan"),
+        episodes=episodes,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Step 2. The log-derivative trick: grad pi = pi grad log pi
 # ---------------------------------------------------------------------------------------------
-def log_derivative_check(setup: Setup, eps: float = 1e-6) -> dict:
+@dataclass(frozen=True)
+class LogDerivativeRow:
+    """grad_theta pi(a|s) two ways, for one state and action."""
+
+    state: str  # the state's name (Setup.state_names)
+    action: str  # the action's name (Setup.action_names)
+    pi: float  # pi(a|s)
+    fd: np.ndarray  # (3,) grad_theta pi(a|s) by central differences
+    analytic: np.ndarray  # (3,) pi(a|s) grad_theta log pi(a|s), from the policy's gradient code
+    diff: float  # max |fd - analytic|
+
+
+@dataclass(frozen=True)
+class LogDerivativeCheck:
+    """The trick on every (s, a), and the theorem it leads to on J itself."""
+
+    rows: tuple[LogDerivativeRow, ...]  # one per (state, action), states outermost
+    max_diff: float  # the largest row.diff
+    grad_J: np.ndarray  # (3,) grad_theta J by the theorem (enumeration)
+    grad_J_fd: np.ndarray  # (3,) central differences of the exact J
+    theorem_diff: float  # max |grad_J - grad_J_fd|
+
+
+def log_derivative_check(setup: Setup, eps: float = 1e-6) -> LogDerivativeCheck:
     """For every (s, a): grad_theta pi(a|s) by central differences against pi * grad log pi
     from the policy's analytic gradient; and the theorem itself, grad J by enumeration
     against central differences of J."""
@@ -249,18 +293,17 @@ def log_derivative_check(setup: Setup, eps: float = 1e-6) -> dict:
         for a, action in enumerate(setup.action_names):
             fd = _central_difference(lambda th: setup.probs_table(th)[s, a], setup.theta, eps)  # noqa: B023 (called at once, inside the loop)
             analytic = pi[s, a] * score[s, a]
-            rows.append({"state": state, "action": action, "pi": float(pi[s, a]),
-                         "fd": fd, "analytic": analytic, "diff": float(np.abs(fd - analytic).max())})
+            rows.append(LogDerivativeRow(state, action, float(pi[s, a]), fd, analytic, float(np.abs(fd - analytic).max())))
     exact = setup.exact_grad
     fd_J = _central_difference(
         lambda th: exact_objective(setup.problem, setup.policy_at(th), GAMMA), setup.theta, eps)
-    return {
-        "rows": rows,
-        "max_diff": max(r["diff"] for r in rows),
-        "grad_J": exact,
-        "grad_J_fd": fd_J,
-        "theorem_diff": float(np.abs(exact - fd_J).max()),
-    }
+    return LogDerivativeCheck(
+        rows=tuple(rows),
+        max_diff=max(r.diff for r in rows),
+        grad_J=exact,
+        grad_J_fd=fd_J,
+        theorem_diff=float(np.abs(exact - fd_J).max()),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +328,22 @@ def trajectory_log_prob(setup: Setup, theta, states, actions) -> tuple[float, fl
     return log_policy, float(log_dyn)
 
 
-def dynamics_check(setup: Setup, seed, eps: float = 1e-6, candidates: int = 8) -> dict:
+@dataclass(frozen=True)
+class DynamicsCheck:
+    """One sampled trajectory: the gradient of its whole log P against the policy terms alone."""
+
+    states: tuple[str, ...]  # (T,) the state names along it
+    actions: tuple[str, ...]  # (T,) the action names along it
+    fell: bool  # whether it ended before the horizon (the pole fell)
+    candidates: int  # episodes sampled, of which it is the longest
+    log_policy: float  # sum_t log pi(a_t|s_t)
+    log_dynamics: float  # log rho0(s_0) + sum_t log P(s_t+1|s_t, a_t) (0 for the bandit)
+    fd_grad_log_P: np.ndarray  # (3,) central differences of log_policy + log_dynamics
+    score: np.ndarray  # (3,) sum_t grad log pi(a_t|s_t), from the policy's gradient code
+    max_diff: float  # max |fd_grad_log_P - score|
+
+
+def dynamics_check(setup: Setup, seed, eps: float = 1e-6, candidates: int = 8) -> DynamicsCheck:
     """One sampled trajectory (the longest of ``candidates`` sampled episodes, so that it shows
     several transitions): central differences of the whole log P(tau; theta), transition
     probabilities included, against sum_t grad log pi(a_t|s_t), computed without them."""
@@ -297,28 +355,38 @@ def dynamics_check(setup: Setup, seed, eps: float = 1e-6, candidates: int = 8) -
     log_policy, log_dynamics = trajectory_log_prob(setup, setup.theta, states, actions)
     fd = _central_difference(lambda th: sum(trajectory_log_prob(setup, th, states, actions)), setup.theta, eps)
     score = setup.d_theta(setup.policy.grad_log_prob(batch.obs[:T, j], batch.actions[:T, j]))
-    return {
-        "states": [setup.state_names[s] for s in states],
-        "actions": [setup.action_names[a] for a in actions],
-        "fell": setup.name != "bandit" and T < setup.problem.horizon,
-        "candidates": candidates,
-        "log_policy": log_policy,
-        "log_dynamics": log_dynamics,
-        "fd_grad_log_P": fd,
-        "score": score,
-        "max_diff": float(np.abs(fd - score).max()),
-    }
+    return DynamicsCheck(
+        states=tuple(setup.state_names[s] for s in states),
+        actions=tuple(setup.action_names[a] for a in actions),
+        fell=setup.name != "bandit" and T < setup.problem.horizon,
+        candidates=candidates,
+        log_policy=log_policy,
+        log_dynamics=log_dynamics,
+        fd_grad_log_P=fd,
+        score=score,
+        max_diff=float(np.abs(fd - score).max()),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Step 4. The estimator g_hat = 1/N sum_n R(tau_n) sum_t grad log pi, converging like 1/sqrt(N)
 # ---------------------------------------------------------------------------------------------
-def estimate_check(setup: Setup, episodes: int, seed) -> dict:
+@dataclass(frozen=True)
+class EstimateCheck:
+    """One REINFORCE estimate (whole return, no baseline) beside grad J."""
+
+    g_hat: np.ndarray  # (3,) the estimate from ``episodes`` episodes
+    exact: np.ndarray  # (3,) grad J by enumeration
+    error: float  # ||g_hat - exact||
+    episodes: int  # N
+
+
+def estimate_check(setup: Setup, episodes: int, seed) -> EstimateCheck:
     """One estimate from ``episodes`` episodes (whole return, no baseline) beside grad J."""
     batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
     g_hat = setup.d_theta(reinforce_gradient(setup.policy, batch, GAMMA, make_baseline("none"), "episode")[0])
     exact = setup.exact_grad
-    return {"g_hat": g_hat, "exact": exact, "error": float(np.linalg.norm(g_hat - exact)), "episodes": episodes}
+    return EstimateCheck(g_hat, exact, float(np.linalg.norm(g_hat - exact)), episodes)
 
 
 def episode_estimates(setup: Setup, batch: Batch) -> np.ndarray:
@@ -328,7 +396,22 @@ def episode_estimates(setup: Setup, batch: Batch) -> np.ndarray:
     return batch.rewards.sum(axis=0)[:, None] * _episode_scores(setup, batch)
 
 
-def convergence_study(setup: Setup, seed, ns=CONVERGENCE_NS, repeats: int = CONVERGENCE_REPEATS) -> dict:
+@dataclass(frozen=True)
+class ConvergenceStudy:
+    """The error of an estimate from n episodes, for each n, against c / sqrt(n)."""
+
+    n: np.ndarray  # (K,) episodes per estimate (CONVERGENCE_NS)
+    error: np.ndarray  # (K,) ||g_hat_n - grad J|| averaged over the repeats
+    low: np.ndarray  # (K,) its 10th percentile over the repeats
+    high: np.ndarray  # (K,) its 90th percentile
+    reference: np.ndarray  # (K,) c / sqrt(n), through the first point
+    slope: float  # least-squares slope of log error against log n (theory: -0.5)
+    intercept: float  # ... and its intercept
+    repeats: int  # independent estimates at each n
+    exact_norm: float  # ||grad J||, for scale
+
+
+def convergence_study(setup: Setup, seed, ns=CONVERGENCE_NS, repeats: int = CONVERGENCE_REPEATS) -> ConvergenceStudy:
     """For each n: ``repeats`` independent estimates from n episodes each; the error
     ||g_hat_n - grad J|| averaged over them (and its 10th/90th percentiles), the reference
     line c / sqrt(n) through the first point, and the least-squares log-log slope.
@@ -343,82 +426,170 @@ def convergence_study(setup: Setup, seed, ns=CONVERGENCE_NS, repeats: int = CONV
     low, high = np.percentile(errors, [10, 90], axis=0)
     reference = mean[0] * np.sqrt(ns[0]) / np.sqrt(ns)
     slope, intercept = np.polyfit(np.log(ns), np.log(mean), 1)
-    return {"n": ns, "error": mean, "low": low, "high": high, "reference": reference,
-            "slope": float(slope), "intercept": float(intercept), "repeats": repeats,
-            "exact_norm": float(np.linalg.norm(setup.exact_grad))}
+    return ConvergenceStudy(n=ns, error=mean, low=low, high=high, reference=reference, slope=float(slope),
+                            intercept=float(intercept), repeats=repeats,
+                            exact_norm=float(np.linalg.norm(setup.exact_grad)))
 
 
 # ---------------------------------------------------------------------------------------------
 # Step 5/6. Reward-to-go and baselines: E[grad log pi(a|s) b] = 0, and what it buys (variance)
 # ---------------------------------------------------------------------------------------------
-def baseline_zero_check(setup: Setup, b: float, seed, episodes: int = SCORE_EPISODES) -> dict:
+@dataclass(frozen=True)
+class BaselineZeroCheck:
+    """E[sum_t grad log pi(a_t|s_t) * b] for a constant b: sampled, and exactly."""
+
+    b: float  # the constant baseline
+    mean: np.ndarray  # (3,) the sample mean over ``episodes`` episodes
+    se: np.ndarray  # (3,) its standard error
+    z: np.ndarray  # (3,) mean / se (0 where se is 0)
+    exact: np.ndarray  # (3,) b * sum_tau P(tau) score(tau) by enumeration: 0 up to rounding
+    per_state_max: float  # max over s of |sum_a pi(a|s) grad log pi(a|s)|: 0 up to rounding
+    episodes: int  # episodes sampled
+
+
+def baseline_zero_check(setup: Setup, b: float, seed, episodes: int = SCORE_EPISODES) -> BaselineZeroCheck:
     """E[sum_t grad log pi(a_t|s_t) * b] for a constant b: the sample mean over ``episodes``
     episodes with its standard error, and the exact value from enumeration
     (b * sum_tau P(tau) score(tau)), which is 0 because sum_a pi grad log pi = grad 1 = 0
     (``per_state_max``: the largest |sum_a pi(a|s) grad log pi(a|s)| over the states)."""
     batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
-    x = b * _episode_scores(setup, batch)  # (N, 3)
+    sampled = estimate_statistics(b * _episode_scores(setup, batch))  # (N, 3) one value per episode
     traj = setup.problem.trajectories(setup.policy)
     exact = b * traj.prob @ _episode_scores(setup, traj.batch)
     per_state = (setup.probs_table()[..., None] * setup.score_table()).sum(axis=1)  # (S, 3)
-    mean, se = x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(episodes)
-    return {"b": float(b), "mean": mean, "se": se, "z": np.divide(mean, se, out=np.zeros(3), where=se > 0),
-            "exact": exact, "per_state_max": float(np.abs(per_state).max()), "episodes": episodes}
+    mean, se = sampled.mean, sampled.standard_error
+    return BaselineZeroCheck(b=float(b), mean=mean, se=se, z=np.divide(mean, se, out=np.zeros(3), where=se > 0),
+                             exact=exact, per_state_max=float(np.abs(per_state).max()), episodes=episodes)
 
 
-def sample_batches(setup: Setup, n_batches: int, episodes: int, seed) -> list[Batch]:
-    """``n_batches`` independent batches of ``episodes`` episodes (sampled in one go)."""
-    batch = setup.problem.sample(setup.policy, n_batches * episodes, _rng(seed))
+def sample_batches(problem, policy, n_batches: int, episodes: int, seed) -> list[Batch]:
+    """``n_batches`` independent batches of ``episodes`` episodes of ``policy`` on ``problem``
+    (a pg.lessons.theory problem), sampled in one go; ``seed``: a seed or a Generator."""
+    batch = problem.sample(policy, n_batches * episodes, _rng(seed))
     return [_columns(batch, i * episodes, (i + 1) * episodes) for i in range(n_batches)]
 
 
-def estimates(setup: Setup, batches: list[Batch], returns: str, baseline: str) -> np.ndarray:
-    """(len(batches), 3) one REINFORCE estimate per batch, in order; stateful baselines learn
-    from each batch after it is used, as in training (like pg.lessons.theory.sample_estimates)."""
-    b = make_baseline(baseline, setup.problem.obs_dim, setup.problem.horizon)
-    out = np.zeros((len(batches), len(setup.theta)))
+def reinforce_estimates(problem, policy, batches: list[Batch], returns: str = "reward_to_go",
+                        baseline="none") -> np.ndarray:
+    """(len(batches), P) one pg.algo.reinforce.reinforce_gradient estimate per batch, in order,
+    over all of the policy's parameters (``Setup.d_theta`` picks theta's).
+
+    ``baseline``: a name of pg.algo.baselines.BASELINES, or any object with ``values(batch, G)``
+    and ``update(batch, G)``. Stateful baselines (moving average, value) learn from each batch
+    after it is used, as in training, so each estimate only meets a baseline fitted to earlier
+    batches (the value baseline is 0 before its first fit)."""
+    if isinstance(baseline, str):
+        baseline = make_baseline(baseline, problem.obs_dim, problem.horizon)
+    out = np.zeros((len(batches), policy.params.size))
     for i, batch in enumerate(batches):
-        grad, G, _ = reinforce_gradient(setup.policy, batch, GAMMA, b, returns)
-        out[i] = setup.d_theta(grad)
-        b.update(batch, G)
+        out[i], G, _ = reinforce_gradient(policy, batch, GAMMA, baseline, returns)
+        baseline.update(batch, G)
     return out
 
 
-def variance_study(setup: Setup, episodes: int, seed, n_estimates: int = VARIANCE_ESTIMATES) -> dict:
+@dataclass(frozen=True)
+class VarianceRow:
+    """One estimator of ESTIMATORS over the variance study's batches."""
+
+    estimator: str  # its label on the page
+    returns: str  # "episode" (R(tau)) or "reward_to_go" (G_t)
+    baseline: str  # a name of pg.algo.baselines.BASELINES
+    variance: float  # trace of the covariance of one estimate (pg.lessons.stats)
+    bias: float  # ||mean of the estimates - grad J||
+    bias_se: float  # sqrt(variance / n_estimates): the bias that noise alone gives
+
+    @property
+    def has_baseline(self) -> bool:
+        return self.baseline != "none"
+
+
+@dataclass(frozen=True)
+class VarianceStudy:
+    """Every estimator of ESTIMATORS on the same batches."""
+
+    rows: tuple[VarianceRow, ...]  # in the order of ESTIMATORS
+    exact_sq_norm: float  # ||grad J||^2: the signal the noise hides
+    episodes: int  # N, episodes per estimate
+    n_estimates: int  # estimates (batches) per estimator
+
+    @property
+    def whole_return(self) -> VarianceRow:
+        """The row of R(tau) without a baseline (ESTIMATORS' first)."""
+        return self.rows[0]
+
+    @property
+    def reward_to_go(self) -> VarianceRow:
+        """The row of G_t without a baseline (ESTIMATORS' second)."""
+        return self.rows[1]
+
+    @property
+    def reward_to_go_change(self) -> float:
+        """The relative change in variance from R(tau) to G_t (-0.3: 30% less)."""
+        return self.reward_to_go.variance / self.whole_return.variance - 1
+
+
+def variance_study(setup: Setup, episodes: int, seed, n_estimates: int = VARIANCE_ESTIMATES) -> VarianceStudy:
     """Each estimator of ESTIMATORS on the same ``n_estimates`` batches of ``episodes``
     episodes: the variance (trace of the covariance of the estimates), and the distance of
     their mean from grad J next to that distance's standard error (unbiased: about 1 SE)."""
-    batches = sample_batches(setup, n_estimates, episodes, seed)
-    exact = setup.exact_grad
+    batches = sample_batches(setup.problem, setup.policy, n_estimates, episodes, seed)
     rows = []
     for label, returns, baseline in ESTIMATORS:
-        est = estimates(setup, batches, returns, baseline)
-        variance = float(est.var(axis=0, ddof=1).sum())
-        rows.append({"estimator": label, "returns": returns, "baseline": baseline, "variance": variance,
-                     "bias": float(np.linalg.norm(est.mean(axis=0) - exact)),
-                     "bias_se": float(np.sqrt(variance / n_estimates))})
-    return {"rows": rows, "exact_sq_norm": float(exact @ exact), "episodes": episodes, "n_estimates": n_estimates}
+        g_hat = setup.d_theta(reinforce_estimates(setup.problem, setup.policy, batches, returns, baseline))
+        stats = estimate_statistics(g_hat, setup.exact_grad)
+        rows.append(VarianceRow(label, returns, baseline, stats.variance, stats.bias, stats.bias_se))
+    exact = setup.exact_grad
+    return VarianceStudy(tuple(rows), float(exact @ exact), episodes, n_estimates)
 
 
 # ---------------------------------------------------------------------------------------------
 # Step 7. The update theta <- theta + alpha g_hat, with g_hat = 1/N sum sum grad log pi * adv
 # ---------------------------------------------------------------------------------------------
-def update_check(setup: Setup, episodes: int, lr: float, seed) -> dict:
+@dataclass(frozen=True)
+class UpdateCheck:
+    """One REINFORCE step and what it does to the exact J."""
+
+    g_hat: np.ndarray  # (3,) the estimate (reward-to-go, batch-mean baseline)
+    exact: np.ndarray  # (3,) grad J
+    cosine: float  # cos(g_hat, grad J) (nan if either is 0)
+    J_before: float  # J(theta), exact
+    J_after: float  # J(theta + lr g_hat), exact
+    J_after_exact_step: float  # J(theta + lr grad J), exact
+    theta_after: np.ndarray  # (3,) theta + lr g_hat
+
+    @property
+    def J_gain(self) -> float:
+        """J_after - J_before: what the step bought."""
+        return self.J_after - self.J_before
+
+
+def update_check(setup: Setup, episodes: int, lr: float, seed) -> UpdateCheck:
     """One REINFORCE step (reward-to-go, batch-mean baseline) and its effect on the exact J."""
     batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
     g_hat = setup.d_theta(reinforce_gradient(setup.policy, batch, GAMMA, make_baseline("batch_mean"))[0])
     exact = setup.exact_grad
     denom = np.linalg.norm(g_hat) * np.linalg.norm(exact)
     J = lambda th: exact_objective(setup.problem, setup.policy_at(th), GAMMA)  # noqa: E731
-    return {"g_hat": g_hat, "exact": exact, "cosine": float(g_hat @ exact / denom) if denom > 0 else float("nan"),
-            "J_before": J(setup.theta), "J_after": J(setup.theta + lr * g_hat),
-            "J_after_exact_step": J(setup.theta + lr * exact), "theta_after": setup.theta + lr * g_hat}
+    return UpdateCheck(g_hat=g_hat, exact=exact, cosine=float(g_hat @ exact / denom) if denom > 0 else float("nan"),
+                       J_before=J(setup.theta), J_after=J(setup.theta + lr * g_hat),
+                       J_after_exact_step=J(setup.theta + lr * exact), theta_after=setup.theta + lr * g_hat)
 
 
 # ---------------------------------------------------------------------------------------------
 # Step 8. The "loss" -1/N sum logp * adv: a device whose gradient is -g_hat; mean vs sum
 # ---------------------------------------------------------------------------------------------
-def loss_device_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> dict:
+@dataclass(frozen=True)
+class LossDeviceCheck:
+    """The surrogate loss on one batch: its gradient is -g_hat, its value is not J."""
+
+    loss: float  # L(theta) = -1/N sum_n sum_t logp * adv
+    J: float  # J(theta), exact, to compare the value with
+    fd_grad_loss: np.ndarray  # (3,) central differences of L, adv held fixed
+    g_hat: np.ndarray  # (3,) the estimate of reinforce_gradient on the same batch
+    rel_diff: float  # ||fd_grad_loss + g_hat|| / max(||g_hat||, ||fd_grad_loss||) (0 if both are 0)
+
+
+def loss_device_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> LossDeviceCheck:
     """On one batch: central differences of pg.algo.reinforce.surrogate_loss (adv held fixed)
     against minus the estimate of pg.algo.reinforce.reinforce_gradient; and the loss's value,
     which is not J."""
@@ -427,12 +598,34 @@ def loss_device_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> d
     g_hat = setup.d_theta(grad)
     fd = _central_difference(lambda th: surrogate_loss(setup.policy_at(th), batch, adv), setup.theta, eps)
     scale = max(np.linalg.norm(g_hat), np.linalg.norm(fd))
-    return {"loss": surrogate_loss(setup.policy, batch, adv), "J": exact_objective(setup.problem, setup.policy, GAMMA),
-            "fd_grad_loss": fd, "g_hat": g_hat,
-            "rel_diff": float(np.linalg.norm(fd + g_hat) / scale) if scale > 0 else 0.0}
+    return LossDeviceCheck(loss=surrogate_loss(setup.policy, batch, adv),
+                           J=exact_objective(setup.problem, setup.policy, GAMMA), fd_grad_loss=fd, g_hat=g_hat,
+                           rel_diff=float(np.linalg.norm(fd + g_hat) / scale) if scale > 0 else 0.0)
 
 
-def mean_vs_sum_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> dict:
+@dataclass(frozen=True)
+class MeanVsSumCheck:
+    """The loss written as a sum over episodes / N and as a mean over all steps, on one batch.
+
+    For each way, ``<way>_grad`` is its gradient by backpropagation, ``<way>_ratio`` and
+    ``<way>_ratio_fd`` the scalar c in (its gradient) = -c g_hat by backpropagation and by
+    central differences (nan if g_hat is 0), ``<way>_loss`` its value."""
+
+    N: int  # episodes in the batch
+    steps: int  # sum_n T_n, the alive steps
+    expected_mean_ratio: float  # N / steps: the mean's predicted ratio (the sum's is 1)
+    g_hat: np.ndarray  # (3,) the estimate on the batch (reward-to-go, batch-mean baseline)
+    sum_grad: np.ndarray  # (3,)
+    sum_ratio: float
+    sum_ratio_fd: float
+    sum_loss: float
+    mean_grad: np.ndarray  # (3,)
+    mean_ratio: float
+    mean_ratio_fd: float
+    mean_loss: float
+
+
+def mean_vs_sum_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> MeanVsSumCheck:
     """Two ways to write the loss over the same batch (adv held fixed):
 
     * ``sum / N``: -1/N sum_n sum_t logp * adv    (pg.algo.reinforce.surrogate_loss)
@@ -450,15 +643,15 @@ def mean_vs_sum_check(setup: Setup, episodes: int, seed, eps: float = 1e-6) -> d
     def loss(theta, denominator):
         return float(-(setup.policy_at(theta).log_prob(obs, actions) * weights).sum() / denominator)
 
-    out = {"N": N, "steps": steps, "expected_mean_ratio": N / steps, "g_hat": g_hat}
+    ways = {}
     for name, denominator in (("sum", N), ("mean", steps)):
         backprop = -setup.d_theta(setup.policy.grad_log_prob(obs, actions, weights / denominator))
         fd = _central_difference(lambda th: loss(th, denominator), setup.theta, eps)  # noqa: B023 (called at once, inside the loop)
-        out[f"{name}_grad"] = backprop
-        out[f"{name}_ratio"] = _ratio(-backprop, g_hat)
-        out[f"{name}_ratio_fd"] = _ratio(-fd, g_hat)
-        out[f"{name}_loss"] = loss(setup.theta, denominator)
-    return out
+        ways[f"{name}_grad"] = backprop
+        ways[f"{name}_ratio"] = _ratio(-backprop, g_hat)
+        ways[f"{name}_ratio_fd"] = _ratio(-fd, g_hat)
+        ways[f"{name}_loss"] = loss(setup.theta, denominator)
+    return MeanVsSumCheck(N=N, steps=steps, expected_mean_ratio=N / steps, g_hat=g_hat, **ways)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,7 +666,22 @@ def stream(seed: int, check: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed), STREAMS.index(check)])
 
 
-def all_checks(problem: str, theta, episodes: int, seed: int) -> dict:
+@dataclass(frozen=True)
+class Checks:
+    """The page's checks that depend only on the problem, theta, N and the seed, one per step."""
+
+    setup: Setup  # the problem at theta
+    objective: ObjectiveCheck  # step 1
+    log_derivative: LogDerivativeCheck  # step 2
+    dynamics: DynamicsCheck  # step 3
+    estimate: EstimateCheck  # step 4: one estimate
+    convergence: ConvergenceStudy  # step 4: its error against N
+    variance: VarianceStudy  # steps 5 and 6
+    loss: LossDeviceCheck  # step 8
+    mean_vs_sum: MeanVsSumCheck  # step 8, on the same batch as ``loss``
+
+
+def all_checks(problem: str, theta, episodes: int, seed: int) -> Checks:
     """The checks of the page that depend only on the problem, theta, N and the seed
     (baseline_zero_check and update_check also read b and the learning rate: the page runs
     them beside their own sliders, with ``stream(seed, "baseline_zero")`` / ``"update"``)."""
@@ -481,14 +689,14 @@ def all_checks(problem: str, theta, episodes: int, seed: int) -> dict:
     if isinstance(episodes, bool) or not 1 <= int(episodes) <= 100_000:
         raise ValueError(f"episodes must be an integer in [1, 100000], got {episodes!r}")
     episodes = int(episodes)
-    return {
-        "setup": setup,
-        "objective": objective_check(setup, episodes, stream(seed, "objective")),
-        "log_derivative": log_derivative_check(setup),
-        "dynamics": dynamics_check(setup, stream(seed, "dynamics")),
-        "estimate": estimate_check(setup, episodes, stream(seed, "estimate")),
-        "convergence": convergence_study(setup, stream(seed, "convergence")),
-        "variance": variance_study(setup, episodes, stream(seed, "variance")),
-        "loss": loss_device_check(setup, episodes, stream(seed, "loss")),
-        "mean_vs_sum": mean_vs_sum_check(setup, episodes, stream(seed, "loss")),  # the same batch
-    }
+    return Checks(
+        setup=setup,
+        objective=objective_check(setup, episodes, stream(seed, "objective")),
+        log_derivative=log_derivative_check(setup),
+        dynamics=dynamics_check(setup, stream(seed, "dynamics")),
+        estimate=estimate_check(setup, episodes, stream(seed, "estimate")),
+        convergence=convergence_study(setup, stream(seed, "convergence")),
+        variance=variance_study(setup, episodes, stream(seed, "variance")),
+        loss=loss_device_check(setup, episodes, stream(seed, "loss")),
+        mean_vs_sum=mean_vs_sum_check(setup, episodes, stream(seed, "loss")),  # the same batch
+    )

@@ -1,14 +1,16 @@
 """Problems small enough to compute the policy gradient exactly.
 
-The gradient theorem page and tests/lessons/test_theory.py / test_baselines.py check the Monte-Carlo
-estimator of pg.algo.reinforce against the exact numbers computed here:
+The gradient theorem page (pg.lessons.derivation), the variance probe (pg.lessons.variance) and
+tests/lessons/test_theory.py check the Monte-Carlo estimator of pg.algo.reinforce against the
+exact numbers computed here:
 
 * ``SoftmaxBandit``: one state, K arms with Gaussian rewards. J(theta) = sum_a pi(a) mu_a.
 * ``TabularMDP``: a few states, a short horizon; every trajectory is enumerated with its
   probability, so J(theta) = sum_tau P(tau; theta) R(tau) and grad J are sums, not estimates.
 
 Both use the same policy class (``LinearSoftmax``) and the same padded ``Batch`` layout as
-CartPole, so the estimator under test is the one that trains the agent, unchanged.
+CartPole, so the estimator under test is the one that trains the agent, unchanged
+(pg.lessons.derivation.reinforce_estimates draws the estimates, pg.lessons.stats summarises them).
 
 =========  ===============  ===============================================================
 symbol     shape            meaning
@@ -26,9 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pg.algo.baselines import make_baseline
 from pg.algo.policies import LinearSoftmax
-from pg.algo.reinforce import reinforce_gradient
 from pg.algo.rollout import Batch
 
 
@@ -260,43 +260,3 @@ def finite_difference_gradient(problem, policy, gamma: float = 1.0, eps: float =
             - exact_objective(problem, policy.with_params(minus), gamma)
         ) / (2 * eps)
     return grad
-
-
-# ---------------------------------------------------------------------------------------------
-# Monte-Carlo estimates, with the estimator that trains the agent
-# ---------------------------------------------------------------------------------------------
-def sample_estimates(
-    problem,
-    policy,
-    n_estimates: int,
-    episodes_per_estimate: int,
-    rng: np.random.Generator,
-    baseline: str = "none",
-    returns: str = "reward_to_go",
-    gamma: float = 1.0,
-    value_model: str = "linear",
-) -> np.ndarray:
-    """(n_estimates, P) independent REINFORCE estimates at a fixed policy.
-
-    Stateful baselines (moving average, value) learn from each batch after it is used, as
-    in training, so each estimate only meets a baseline fitted to earlier batches.
-    """
-    b = make_baseline(baseline, problem.obs_dim, problem.horizon, value_model)
-    out = np.zeros((n_estimates, policy.params.size))
-    for i in range(n_estimates):
-        batch = problem.sample(policy, episodes_per_estimate, rng)
-        out[i], G, _ = reinforce_gradient(policy, batch, gamma, b, returns)
-        b.update(batch, G)
-    return out
-
-
-def estimate_stats(estimates: np.ndarray, exact: np.ndarray | None = None) -> dict[str, float]:
-    """Mean error, variance (trace of the covariance) and, given the exact gradient, the
-    squared error of the mean and the cosine between the mean and the exact direction."""
-    mean = estimates.mean(axis=0)
-    stats = {"variance": float(estimates.var(axis=0, ddof=1).sum())}
-    if exact is not None:
-        stats["mean_sq_error"] = float(((mean - exact) ** 2).sum())
-        denom = np.linalg.norm(mean) * np.linalg.norm(exact)
-        stats["cosine"] = float(mean @ exact / denom) if denom > 0 else float("nan")
-    return stats

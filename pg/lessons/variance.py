@@ -4,22 +4,15 @@ Training moves the policy, so a learning curve mixes how noisy an estimator is w
 has led the policy. The probe holds the policy still: it draws ``n_estimates`` independent
 batches of ``episodes`` episodes from that one policy and computes every estimator's gradient
 on each batch (the same batches for every estimator, so their differences are not sampling
-luck), with pg.algo.reinforce.reinforce_gradient, the code that trains. Then, per estimator:
-
-=================  ==========================================================================
-statistic          meaning
-=================  ==========================================================================
-mean               (P,) the average estimate: the direction the estimator points on average
-variance           trace of the covariance of one estimate, E||g - E g||^2 (unbiased, ddof 1)
-relative_variance  variance / ||mean||^2: noise per unit of signal (scale-free)
-cosine_mean        average cosine between one estimate and the mean of the *others*
-cosine_std         its spread over the estimates (a cosine near 1: one batch is enough)
-=================  ==========================================================================
-
-On pg.lessons.theory's problems (``problem=``) the exact gradient is known, and each row also has
-``bias_sq`` ||mean - grad J||^2, ``mse`` E||g - grad J||^2, ``cosine_exact`` (the average
-cosine between one estimate and grad J) and ``exact_norm``. There, ``expected_estimate`` also
-gives an estimator's exact expectation for a fixed critic, so its bias is known exactly.
+luck), with pg.algo.reinforce.reinforce_gradient, the code that trains. Then, per estimator,
+pg.lessons.stats.estimate_statistics (imported here, so ``from pg.lessons.variance import
+estimate_statistics`` works too) summarises the estimates: mean (P,), variance (trace of the
+covariance of one estimate), relative_variance (variance / ||mean||^2), cosine_mean and cosine_std
+(the cosine between one estimate and the mean of the others). On pg.lessons.theory's problems
+(``problem=``) the exact gradient is known, and each row also has ``bias_sq``, ``mse``,
+``cosine_exact`` and ``exact_norm``; the table of them all is in pg.lessons.stats. There,
+``expected_estimate`` also gives an estimator's exact expectation for a fixed critic, so its bias
+is known exactly.
 
 Baselines and critics that learn (moving average, value, and the critic of TD(0) / GAE) are
 first fitted on ``fit_episodes`` independent episodes of the same policy, then held fixed, so
@@ -33,11 +26,13 @@ import time
 import numpy as np
 
 from pg.algo.baselines import BatchMean, MLPValue, make_baseline
-from pg.envs import CartPole
 from pg.algo.estimators import EstimatorSpec, advantages, parse_estimator
 from pg.algo.reinforce import reinforce_gradient
 from pg.algo.returns import reward_to_go
 from pg.algo.rollout import Roller
+from pg.envs import CartPole
+from pg.lessons.stats import estimate_statistics
+from pg.lessons.theory import exact_gradient
 
 MLP_FIT_ROUNDS = 10  # an MLP critic takes 20 Adam steps per fit: 200 in all, as over a run's batches
 MLP_FIT_STATES = 2048  # ... on at most this many of the fit episodes' states (the cost grows fast)
@@ -122,49 +117,17 @@ class GradientProbe:
         return self.done
 
     def results(self) -> dict[str, dict]:
-        """{estimator name: statistics} over the estimates drawn so far (at least 2)."""
+        """{estimator name: statistics} over the estimates drawn so far (at least 2): the
+        estimator's label, EstimateStatistics.as_dict(), ``episodes`` per estimate and the
+        ``mean_return`` of the episodes drawn."""
         if self.n < 2:
             raise ValueError(f"the probe needs at least 2 estimates, has {self.n}")
-        exact = None
-        if self.problem is not None:
-            from pg.lessons.theory import exact_gradient
-
-            exact = exact_gradient(self.problem, self.policy, self.gamma)
+        exact = None if self.problem is None else exact_gradient(self.problem, self.policy, self.gamma)
         out = {}
         for spec, estimates in zip(self.specs, self.estimates[:, : self.n]):
-            out[spec.name] = {"label": spec.label, **estimate_statistics(estimates, exact),
+            out[spec.name] = {"label": spec.label, **estimate_statistics(estimates, exact).as_dict(),
                               "episodes": self.episodes, "mean_return": float(self.returns[: self.n].mean())}
         return out
-
-
-def _cosines(estimates: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(estimates, axis=1) * np.linalg.norm(directions, axis=-1)
-    dots = (estimates * directions).sum(axis=1)
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-
-
-def estimate_statistics(estimates: np.ndarray, exact: np.ndarray | None = None) -> dict:
-    """The probe's statistics of (n, P) estimates (the table in the module docstring)."""
-    n = len(estimates)
-    mean = estimates.mean(axis=0)
-    variance = float(estimates.var(axis=0, ddof=1).sum())
-    others = (n * mean[None, :] - estimates) / (n - 1)  # leave-one-out means: g_i is not in its own
-    cosines = _cosines(estimates, others)
-    mean_sq = float(mean @ mean)
-    stats = {
-        "n_estimates": n,
-        "mean": mean,
-        "variance": variance,
-        "relative_variance": variance / mean_sq if mean_sq > 0 else float("inf"),
-        "cosine_mean": float(cosines.mean()),
-        "cosine_std": float(cosines.std()),
-    }
-    if exact is not None:
-        stats["bias_sq"] = float(((mean - exact) ** 2).sum())
-        stats["mse"] = float(((estimates - exact) ** 2).sum(axis=1).mean())
-        stats["cosine_exact"] = float(_cosines(estimates, np.broadcast_to(exact, estimates.shape)).mean())
-        stats["exact_norm"] = float(np.linalg.norm(exact))
-    return stats
 
 
 def expected_estimate(problem, policy, estimator, baseline, gamma: float = 1.0) -> np.ndarray:

@@ -1,5 +1,9 @@
 """pg.lessons.theory's exact gradients, and the REINFORCE estimator (with every baseline) against them.
 
+The estimates come from the path the theorem page runs: pg.lessons.derivation.sample_batches,
+then reinforce_estimates (pg.algo.reinforce.reinforce_gradient, one batch after another, the
+stateful baselines learning as in training); pg.lessons.stats summarises them.
+
 The bound: with M independent estimates, each component of their mean is within Z standard
 errors of the exact gradient. Z = 4.5 makes a false alarm about 7e-6 per component (normal
 approximation, M = 1500); the seeds are fixed, so the outcome is reproducible either way.
@@ -10,14 +14,14 @@ import pytest
 
 from pg.algo.baselines import BASELINES
 from pg.algo.rollout import Batch
+from pg.lessons.derivation import reinforce_estimates, sample_batches
+from pg.lessons.stats import estimate_statistics
 from pg.lessons.theory import (
     SoftmaxBandit,
     TabularMDP,
-    estimate_stats,
     exact_gradient,
     exact_objective,
     finite_difference_gradient,
-    sample_estimates,
 )
 
 Z = 4.5
@@ -34,6 +38,16 @@ PROBLEMS = {
 def _problem(name):
     problem, logits = PROBLEMS[name]
     return problem, problem.make_policy(logits)
+
+
+def _estimates(problem, policy, n_estimates, episodes, seed, baseline="none", returns="reward_to_go"):
+    """(n_estimates, P) independent REINFORCE estimates at a fixed policy, as the page draws them."""
+    batches = sample_batches(problem, policy, n_estimates, episodes, seed)
+    return reinforce_estimates(problem, policy, batches, returns, baseline)
+
+
+def _variance(estimates) -> float:
+    return estimate_statistics(estimates).variance
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
@@ -91,7 +105,7 @@ def _z_scores(estimates, exact):
 def test_reinforce_is_unbiased_with_every_baseline(name, baseline, returns):
     problem, policy = _problem(name)
     exact = exact_gradient(problem, policy)
-    estimates = sample_estimates(problem, policy, M, EPISODES, np.random.default_rng(7), baseline, returns)
+    estimates = _estimates(problem, policy, M, EPISODES, 7, baseline, returns)
     assert _z_scores(estimates, exact).max() < Z
 
 
@@ -106,15 +120,10 @@ class _ActionDependentBaseline:
 
 
 def test_unbiasedness_check_detects_an_action_dependent_baseline():
-    from pg.algo.reinforce import reinforce_gradient
-
+    """The same estimator path, the same M, episodes and bound as the test above: it must fail."""
     problem, policy = _problem("tiny_cartpole")
     exact = exact_gradient(problem, policy)
-    rng = np.random.default_rng(7)
-    estimates = np.array(
-        [reinforce_gradient(policy, problem.sample(policy, EPISODES, rng), 1.0, _ActionDependentBaseline())[0]
-         for _ in range(M)]
-    )
+    estimates = _estimates(problem, policy, M, EPISODES, 7, _ActionDependentBaseline())
     assert _z_scores(estimates, exact).max() > Z
 
 
@@ -122,39 +131,29 @@ def test_unbiasedness_check_detects_an_action_dependent_baseline():
 @pytest.mark.parametrize("name", PROBLEMS)
 def test_every_baseline_lowers_the_variance(name, baseline):
     problem, policy = _problem(name)
-    without = sample_estimates(problem, policy, M, EPISODES, np.random.default_rng(3), "none")
-    with_b = sample_estimates(problem, policy, M, EPISODES, np.random.default_rng(3), baseline)
-    assert estimate_stats(with_b)["variance"] < 0.8 * estimate_stats(without)["variance"]
+    without = _estimates(problem, policy, M, EPISODES, 3, "none")
+    with_b = _estimates(problem, policy, M, EPISODES, 3, baseline)
+    assert _variance(with_b) < 0.8 * _variance(without)
 
 
 @pytest.mark.parametrize("name", ["tiny_cartpole", "random_mdp"])
 def test_reward_to_go_lowers_the_variance(name):
     problem, policy = _problem(name)
-    whole = sample_estimates(problem, policy, M, EPISODES, np.random.default_rng(5), returns="episode")
-    to_go = sample_estimates(problem, policy, M, EPISODES, np.random.default_rng(5), returns="reward_to_go")
-    assert estimate_stats(to_go)["variance"] < 0.8 * estimate_stats(whole)["variance"]
+    whole = _estimates(problem, policy, M, EPISODES, 5, returns="episode")
+    to_go = _estimates(problem, policy, M, EPISODES, 5, returns="reward_to_go")
+    assert _variance(to_go) < 0.8 * _variance(whole)
 
 
 def test_estimate_error_shrinks_like_one_over_sqrt_n():
     """Mean squared error of the average of n single-episode estimates ~ variance / n."""
     problem, policy = _problem("tiny_cartpole")
     exact = exact_gradient(problem, policy)
-    rng = np.random.default_rng(11)
-    per_episode = sample_estimates(problem, policy, 4096, 1, rng)
-    var1 = estimate_stats(per_episode)["variance"]
+    per_episode = _estimates(problem, policy, 4096, 1, 11)
+    var1 = _variance(per_episode)
     for n in (16, 256):
         groups = per_episode[: (4096 // n) * n].reshape(-1, n, exact.size).mean(axis=1)
         mse = ((groups - exact) ** 2).sum(axis=1).mean()
         assert 0.5 * var1 / n < mse < 2.0 * var1 / n
-
-
-def test_estimate_stats_cosine_and_error():
-    exact = np.array([1.0, 0.0])
-    est = np.array([[1.0, 1.0], [1.0, -1.0]])
-    stats = estimate_stats(est, exact)
-    assert stats["cosine"] == pytest.approx(1.0)
-    assert stats["mean_sq_error"] == pytest.approx(0.0)
-    assert stats["variance"] == pytest.approx(2.0)
 
 
 def test_batches_share_the_rollout_layout():

@@ -1,7 +1,8 @@
 """pg.lessons.variance: the probe's variance against a variance known exactly (the bandit, by
-enumeration), its statistics against plain loops, unbiasedness against exact gradients
-(pg.lessons.theory), GAE's bias for each lambda computed exactly (every trajectory enumerated, with
-the true and with a wrong critic), and the probe on CartPole."""
+enumeration), its rows against pg.lessons.stats (itself tested against plain loops in
+test_stats.py), unbiasedness against exact gradients (pg.lessons.theory), GAE's bias for each
+lambda computed exactly (every trajectory enumerated, with the true and with a wrong critic),
+and the probe on CartPole."""
 
 from __future__ import annotations
 
@@ -49,27 +50,21 @@ def test_variance_matches_the_exact_variance_on_the_bandit(episodes, seed):
     assert stats["rtg-moving-average"]["variance"] == pytest.approx(exact_b, rel=0.08)
 
 
-def test_statistics_match_plain_loops():
-    rng = np.random.default_rng(0)
-    estimates = rng.normal(size=(9, 4)) + np.array([1.0, -2.0, 0.0, 0.5])
-    exact = np.array([1.0, -2.0, 0.1, 0.4])
-    s = estimate_statistics(estimates, exact)
-    n = len(estimates)
-    mean = [sum(e[j] for e in estimates) / n for j in range(4)]
-    variance = sum(sum((e[j] - mean[j]) ** 2 for e in estimates) / (n - 1) for j in range(4))
-    assert s["variance"] == pytest.approx(variance, rel=1e-12)
-    assert s["relative_variance"] == pytest.approx(variance / sum(m * m for m in mean), rel=1e-12)
-
-    def cos(u, v):
-        return float(np.dot(u, v) / np.linalg.norm(u) / np.linalg.norm(v))
-
-    loo = [cos(estimates[i], np.delete(estimates, i, axis=0).mean(axis=0)) for i in range(n)]
-    assert s["cosine_mean"] == pytest.approx(np.mean(loo), rel=1e-12)
-    assert s["cosine_std"] == pytest.approx(np.std(loo), rel=1e-12)
-    assert s["cosine_exact"] == pytest.approx(np.mean([cos(e, exact) for e in estimates]), rel=1e-12)
-    assert s["bias_sq"] == pytest.approx(sum((m - x) ** 2 for m, x in zip(mean, exact)), rel=1e-12)
-    assert s["mse"] == pytest.approx(np.mean([np.sum((e - exact) ** 2) for e in estimates]), rel=1e-12)
-    np.testing.assert_allclose(s["mean"], mean, rtol=1e-12)
+def test_the_probe_reports_the_shared_statistics():
+    """Each row of results() is estimate_statistics of that estimator's estimates (tested against
+    plain loops in tests/lessons/test_stats.py), plus the label, the episodes and the mean return."""
+    bandit = SoftmaxBandit()
+    policy = bandit.make_policy([0.2, 0.0, -0.3])
+    probe = GradientProbe(policy, ["rtg", "rtg-batch-mean"], n_estimates=12, episodes=3, seed=2, problem=bandit,
+                          gamma=1.0)
+    probe.run()
+    exact = exact_gradient(bandit, policy, 1.0)
+    for k, (name, row) in enumerate(probe.results().items()):
+        expected = estimate_statistics(probe.estimates[k], exact).as_dict()
+        assert list(row) == ["label", *expected, "episodes", "mean_return"]
+        for key, value in expected.items():
+            np.testing.assert_array_equal(row[key], value, err_msg=f"{name}: {key}")
+        assert row["episodes"] == 3 and row["mean_return"] == probe.returns.mean()
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from app_helpers import chart_specs, open_page, texts
 
-from pg.lessons import derivation
 from pg.algo.reinforce import reinforce_gradient
+from pg.lessons import derivation
 
 
 def metric(at, label_start: str, nth: int = 0) -> str:
@@ -45,14 +45,14 @@ def test_the_derivation_is_on_the_page(at):
 
 
 def test_every_number_comes_from_pg_derivation(at):
-    D = derivation.all_checks("tiny_cartpole", (0.5, 0.0, -0.5), 16, 0)
-    assert metric(at, "J(θ), exact") == f"{D['objective']['J_exact']:.4f}"
-    assert metric(at, "mean return, N = 16") == f"{D['objective']['J_sample']:.3f}"
-    assert metric(at, "variance with R(τ)") == f"{D['variance']['rows'][0]['variance']:.4g}"
-    assert f"slope is **{D['convergence']['slope']:.3f}**" in texts(at)
+    checks = derivation.all_checks("tiny_cartpole", (0.5, 0.0, -0.5), 16, 0)
+    assert metric(at, "J(θ), exact") == f"{checks.objective.J_exact:.4f}"
+    assert metric(at, "mean return, N = 16") == f"{checks.objective.J_sample:.3f}"
+    assert metric(at, "variance with R(τ)") == f"{checks.variance.rows[0].variance:.4g}"
+    assert f"slope is **{checks.convergence.slope:.3f}**" in texts(at)
     mean_vs_sum = table(at, "backprop")
-    assert mean_vs_sum.iloc[0, 1] == f"{D['mean_vs_sum']['mean_ratio']:.10f}"
-    assert mean_vs_sum.iloc[2, 1].endswith(f"{D['mean_vs_sum']['expected_mean_ratio']:.10f}")
+    assert mean_vs_sum.iloc[0, 1] == f"{checks.mean_vs_sum.mean_ratio:.10f}"
+    assert mean_vs_sum.iloc[2, 1].endswith(f"{checks.mean_vs_sum.expected_mean_ratio:.10f}")
     exact = table(at, "sample mean").loc["exact (enumeration)"]
     assert all(abs(float(v)) < 1e-12 for v in exact)
 
