@@ -15,8 +15,9 @@ value            a learned V(s_t, t) fitted by regression on past batches' retur
 ===============  =====================================================================
 
 Interface: ``values(batch, G) -> (T, N)`` before the gradient step, ``update(batch, G)`` after
-it. tests/test_baselines.py checks, on pg.lessons.theory's exactly solvable problems, that each keeps
-the estimate unbiased and lowers its variance.
+it. tests/lessons/test_theory.py checks, on pg.lessons.theory's exactly solvable problems, that each
+keeps the estimate unbiased and lowers its variance; tests/algo/test_baselines.py checks the value
+models against finite differences and least squares.
 """
 
 from __future__ import annotations

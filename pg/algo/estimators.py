@@ -62,18 +62,29 @@ def advantages(kind: str, batch, gamma: float, baseline, returns: str = "reward_
 
     ``kind`` "returns": adv = G - b with G the reward-to-go (or the whole return, ``returns``
     = "episode") and b = ``baseline.values``. "td0" / "gae": ``baseline`` is the critic, G the
-    reward-to-go it is fitted on, adv its TD / GAE estimate. This is what
-    pg.algo.reinforce.reinforce_gradient computes (tests/algo/test_estimators.py checks they agree).
+    reward-to-go it is fitted on, adv its TD / GAE estimate.
+
+    This is the weight on grad log pi that training uses:
+    pg.algo.reinforce.reinforce_gradient calls it (and then only normalises, if asked), so
+    tests/algo/test_estimators.py tests the code that trains.
     """
     if kind not in ADVANTAGES:
         raise ValueError(f"advantage must be one of {', '.join(ADVANTAGES)}; got {kind!r}")
+    # 1. The weight of each log-probability: the reward-to-go G_t (rewards before t cannot
+    #    depend on a_t, so dropping them removes noise, not signal) or the whole return. A
+    #    critic is always fitted on the reward-to-go.
     if returns == "reward_to_go" or kind != "returns":
         G = reward_to_go(batch.rewards, batch.alive, gamma)
     else:
         G = whole_episode_weights(batch.rewards, batch.alive, gamma)
+    # 2. Subtract a baseline b(s_t). It does not depend on a_t, so E[grad log pi * b] = 0:
+    #    no bias, less variance.
     b = baseline.values(batch, G)
     if kind == "returns":
         return G, b, G - b
+    # 2'. Actor-critic: with b = V(s_t) a learned critic, replace the sampled G_t by
+    #     r_t + gamma V(s_{t+1}) (TD(0)), or a (gamma lambda)-weighted mix of both (GAE):
+    #     less variance, bought with the critic's bias.
     return G, b, critic_advantages(kind, batch, b, gamma, lam, bootstrap)
 
 

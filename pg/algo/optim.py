@@ -20,17 +20,13 @@ def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> tuple[np.ndarray
 
 
 class SGD:
-    """theta <- theta + lr * (momentum buffer), plain gradient ascent when momentum = 0."""
+    """theta <- theta + lr * grad: plain gradient ascent. ``size`` is unused; it keeps the
+    constructor the same as Adam's, which needs it for its moment buffers."""
 
-    def __init__(self, size: int, lr: float, momentum: float = 0.0):
-        self.lr, self.momentum = lr, momentum
-        self.velocity = np.zeros(size)
+    def __init__(self, size: int, lr: float):
+        self.lr = lr
 
     def step(self, params: np.ndarray, grad: np.ndarray) -> None:
-        if self.momentum:
-            self.velocity *= self.momentum
-            self.velocity += grad
-            grad = self.velocity
         params += self.lr * grad
 
 

@@ -132,12 +132,6 @@ class SoftmaxPolicy(ABC):
     def with_params(self, params: np.ndarray) -> SoftmaxPolicy:
         return type(self)(params=params, **_ctor_args(self.spec))
 
-    def save(self, path, **metadata) -> None:
-        """Write the policy (and optional ``config`` / ``history``) as a .npz checkpoint."""
-        from pg.runs.checkpoint import save_policy
-
-        save_policy(path, self, **metadata)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec}, params={self.params.size})"
 

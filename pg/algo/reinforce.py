@@ -16,16 +16,45 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from pg.algo.baselines import BASELINES, VALUE_MODELS, make_baseline, normalize_advantages
-from pg.envs import CartPole
-from pg.algo.estimators import ADVANTAGES, critic_advantages
+from pg.algo.estimators import ADVANTAGES, advantages
 from pg.algo.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from pg.algo.policies import POLICY_KINDS, SoftmaxPolicy, make_policy
-from pg.algo.returns import reward_to_go, whole_episode_weights
 from pg.algo.rollout import Batch, Roller
+from pg.envs import CartPole
+from pg.envs.cartpole import V0_MAX_STEPS, V1_MAX_STEPS
 
 RETURN_KINDS = ("reward_to_go", "episode")
 CARTPOLE_V1_SOLVED = 475.0  # greedy mean over 100 episodes, CartPole-v1's rule
 CARTPOLE_V0_SOLVED = 195.0  # the "195" of older tutorials: CartPole-v0 (200-step episodes)
+
+
+def default_solve_return(max_episode_steps: int) -> float:
+    """The solve bar for a time limit: 475 for CartPole-v1 (500 steps), 195 for CartPole-v0
+    (200 steps), 95% of the limit for any other (the ratio of v1's bar to its limit).
+
+    TrainConfig(solve_return=None) uses it; a caller deciding whether a config's bar is the
+    default for its time limit compares with it (not with 475 or 195 alone).
+    """
+    bars = {V1_MAX_STEPS: CARTPOLE_V1_SOLVED, V0_MAX_STEPS: CARTPOLE_V0_SOLVED}
+    return bars.get(max_episode_steps, 0.95 * max_episode_steps)
+
+
+class ConfigError(ValueError):
+    """A TrainConfig field refuses a value. The message is one sentence a person can act on,
+    "<field> must be <what is allowed>, got <value>"; a caller that needs to point at the
+    field (a form, the URL state) reads the attributes instead of parsing the message.
+
+    Attributes:
+        field: the TrainConfig field at fault, e.g. "lr".
+        value: the value it was given, as given.
+    """
+
+    def __init__(self, field: str, value, message: str):
+        super().__init__(message)
+        self.field, self.value = field, value
+
+    def __reduce__(self):  # keep the attributes through pickling (e.g. to another process)
+        return type(self), (self.field, self.value, str(self))
 
 
 class TrainingDiverged(RuntimeError):
@@ -108,7 +137,8 @@ class TrainConfig:
             or not 1 <= len(hidden) <= 4
             or not all(_is_int(h) and 1 <= h <= 512 for h in hidden)
         ):
-            raise ValueError(f"hidden must be 1 to 4 layer sizes, each an integer in [1, 512], got {self.hidden!r}")
+            raise ConfigError("hidden", self.hidden,
+                              f"hidden must be 1 to 4 layer sizes, each an integer in [1, 512], got {self.hidden!r}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
         _number(self, "lr", 0.0, 10.0, low_open=True)
         _integer(self, "batch_episodes", 1, 4096)
@@ -122,10 +152,7 @@ class TrainConfig:
         _integer(self, "eval_every", 1, 1_000_000)
         _integer(self, "eval_episodes", 1, 10_000)
         if self.solve_return is None:
-            default = {500: CARTPOLE_V1_SOLVED, 200: CARTPOLE_V0_SOLVED}
-            object.__setattr__(
-                self, "solve_return", default.get(self.max_episode_steps, 0.95 * self.max_episode_steps)
-            )
+            object.__setattr__(self, "solve_return", default_solve_return(self.max_episode_steps))
         _number(self, "solve_return", 0.0, float(self.max_episode_steps), low_open=True)
         _bool(self, "eval_early_stop")
         _bool(self, "stop_on_solve")
@@ -159,20 +186,20 @@ def _is_int(v) -> bool:
 def _choice(cfg, name, allowed):
     value = getattr(cfg, name)
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(name, value, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def _bool(cfg, name):
     value = getattr(cfg, name)
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ConfigError(name, value, f"{name} must be True or False, got {value!r}")
     object.__setattr__(cfg, name, bool(value))
 
 
 def _integer(cfg, name, low, high):
     value = getattr(cfg, name)
     if not _is_int(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        raise ConfigError(name, value, f"{name} must be an integer in [{low}, {high}], got {value!r}")
     object.__setattr__(cfg, name, int(value))
 
 
@@ -182,7 +209,7 @@ def _number(cfg, name, low, high, low_open=False):
     ok = ok and math.isfinite(value) and (low < value if low_open else low <= value) and value <= high
     if not ok:
         bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
+        raise ConfigError(name, value, f"{name} must be a number in {bracket}{low:g}, {high:g}], got {value!r}")
     object.__setattr__(cfg, name, float(value))
 
 
@@ -235,25 +262,14 @@ def reinforce_gradient(policy, batch: Batch, gamma: float, baseline, returns="re
     """The REINFORCE estimate of grad J from one batch of N episodes.
 
     Returns ``(grad, G, adv)``: the (P,) gradient and the (T, N) returns and advantages.
-    ``advantage`` "td0" or "gae" makes it actor-critic (pg.algo.estimators): ``baseline`` is then
-    the learned critic V, and G the reward-to-go it learns from.
+    ``adv`` is pg.algo.estimators.advantages' (normalised if ``normalize``); ``advantage``
+    "td0" or "gae" makes it actor-critic: ``baseline`` is then the learned critic V, and G the
+    reward-to-go it learns from.
     """
     alive, n_episodes = batch.alive, batch.alive.shape[1]
-    # 1. The weight of each log-probability: the reward-to-go G_t (rewards before t cannot
-    #    depend on a_t, so dropping them removes noise, not signal) or the whole return.
-    if returns == "reward_to_go" or advantage != "returns":
-        G = reward_to_go(batch.rewards, alive, gamma)
-    else:
-        G = whole_episode_weights(batch.rewards, alive, gamma)
-    # 2. Subtract a baseline b(s_t). It does not depend on a_t, so E[grad log pi * b] = 0:
-    #    no bias, less variance.
-    b = baseline.values(batch, G)
-    adv = G - b
-    # 2'. Actor-critic: with b = V(s_t) a learned critic, replace the sampled G_t by
-    #     r_t + gamma V(s_{t+1}) (TD(0)), or a (gamma lambda)-weighted mix of both (GAE):
-    #     less variance, bought with the critic's bias.
-    if advantage != "returns":
-        adv = critic_advantages(advantage, batch, b, gamma, gae_lambda)
+    # 1-2. The weight of each log-probability: the return G_t (or G_0) minus a baseline
+    #      b(s_t), or a critic's TD / GAE estimate (pg.algo.estimators.advantages, steps 1, 2, 2').
+    G, _, adv = advantages(advantage, batch, gamma, baseline, returns, gae_lambda)
     if normalize:
         adv = normalize_advantages(adv, alive)
     # 3. grad J ~= 1/N sum_n sum_t grad log pi(a_t | s_t) * adv_t

@@ -13,7 +13,8 @@ lengths     (N,)            steps in each episode
 The hot loop runs once per time step for the whole batch, so it is kept to a handful of NumPy
 calls on buffers allocated once: the policy's logit margin, one comparison against
 pre-drawn logistic thresholds (u < pi(right|s)  <=>  logit(u) < margin(s): no per-step random
-call, no softmax, no one-hot), the physics, and two copies into the buffers.
+call, no softmax, no one-hot), the physics (``CartPole.advance``: ``step`` without its checks
+and copies), and two copies into the buffers.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Roller:
             u = rng.random((T, N))
             thresholds = np.log(u) - np.log1p(-u)  # logit(u): action 1 iff margin > logit(u)
         env.reset()
-        state, env_alive, env_reward = env._s, env.alive, env._reward
+        state, env_alive, env_reward = env.buffers()  # (4, N), (N,), (N,): updated in place
         need = None if stop_below is None else stop_below * N
         collected = 0.0
         obs[0] = state.T
@@ -86,7 +87,7 @@ class Roller:
         while t < T:
             alive[t] = env_alive
             np.greater(margin(obs[t]), thresholds[t], out=actions[t])
-            env._advance(actions[t].view(np.uint8))
+            env.advance(actions[t].view(np.uint8))
             rewards[t] = env_reward
             t += 1
             obs[t] = state.T

@@ -142,7 +142,7 @@ class CartPole:
             terminated / truncated ``(num_envs,)`` bool, True once the episode has ended that
             way (at this step or earlier); info ``{}``.
         """
-        self._advance(self._check_actions(actions))
+        self.advance(self._check_actions(actions))
         return (
             self._s.T.copy(),
             self._reward.copy(),
@@ -168,12 +168,44 @@ class CartPole:
             raise ValueError(f"actions must be 0 or 1, got {_short(bad)}")
         return a
 
-    def _advance(self, actions: np.ndarray) -> None:
-        """The physics, in Gymnasium's order of operations, on preallocated buffers.
+    # ------------------------------------------------------------------ the fast path
+    def buffers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(state, alive, reward)``: read-only views of the arrays that ``advance`` (and
+        ``step``) update in place, for a caller that steps with ``advance``.
 
-        Each NumPy call costs about half a microsecond of Python overhead whatever the batch
-        size, so the calls are few (the four Euler updates are one multiply-add on a (4, n)
-        block) and constants are preallocated vectors (a Python float operand costs more).
+        ==========  ===============  ================================================
+        view        shape            meaning
+        ==========  ===============  ================================================
+        state       (4, num_envs)    rows x, x_dot, theta, theta_dot: ``state.T`` is
+                                     the observation ``step`` returns
+        alive       (num_envs,)      bool, as the ``alive`` attribute
+        reward      (num_envs,)      float64, the reward of the last step
+        ==========  ===============  ================================================
+
+        The views stay valid (and current) for the env's lifetime, through ``reset`` too:
+        take them once, read them after each ``advance``, copy what must be kept.
+        """
+        views = self._s.view(), self.alive.view(), self._reward.view()
+        for view in views:
+            view.flags.writeable = False
+        return views
+
+    def advance(self, actions: np.ndarray) -> None:
+        """``step`` without its checks and copies: advance every alive episode by one step,
+        in place, and return nothing (read the results through ``buffers()``).
+
+        The rollout's hot loop (pg.algo.rollout) calls this once per time step, so that
+        ``step``'s checks and its four copies are not paid on every step of every batch. It
+        is safe when ``actions`` is a ``(num_envs,)`` array of unsigned or signed integers, each
+        0 or 1 (view a bool array as ``np.uint8``: a bool array would index as a mask).
+        Nothing is checked: other values give wrong physics or an IndexError, never a
+        ValueError. Call ``step`` for anything else; the physics, and so the trajectory, are
+        the same to the last bit.
+
+        The physics follow Gymnasium's order of operations, on preallocated buffers. Each
+        NumPy call costs about half a microsecond of Python overhead whatever the batch size,
+        so the calls are few (the four Euler updates are one multiply-add on a (4, n) block)
+        and constants are preallocated vectors (a Python float operand costs more).
         """
         s, d, k = self._s, self._deriv, self._k  # d rows: x_dot, xacc, theta_dot, thetaacc
         theta, theta_dot = s[2], s[3]

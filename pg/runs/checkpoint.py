@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pg.algo.policies import POLICY_KINDS, SoftmaxPolicy, policy_from_spec
+from pg.algo.reinforce import TrainConfig
 
 FORMAT_NAME = "pg-policy"
 FORMAT_VERSION = 1
@@ -192,8 +193,6 @@ def _arrays_to_save(policy, config, history, snapshots) -> dict[str, np.ndarray]
 
 
 def _config_to_dict(config) -> dict | None:
-    from pg.algo.reinforce import TrainConfig
-
     if config is None:
         return None
     if isinstance(config, TrainConfig):
@@ -530,8 +529,6 @@ def _float_array(arrays: dict[str, np.ndarray], name: str, ndim: int) -> np.ndar
 
 
 def _check_config(config) -> dict | None:
-    from pg.algo.reinforce import TrainConfig
-
     if config is None:
         return None
     if not isinstance(config, dict):
@@ -602,16 +599,3 @@ def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
 
-
-__all__ = [
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "MAX_FILE_BYTES",
-    "MAX_UNCOMPRESSED_BYTES",
-    "CheckpointError",
-    "Run",
-    "load_policy",
-    "load_run",
-    "policy_to_bytes",
-    "save_policy",
-]

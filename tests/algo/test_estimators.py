@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from helpers import central_fd, random_padded_batch, rel_err
 
+import pg.algo.estimators
 import pg.algo.reinforce
-from pg.algo.baselines import BatchMean, NoBaseline, make_baseline
-from pg.envs import CartPole
+from pg.algo.baselines import BatchMean, NoBaseline, make_baseline, normalize_advantages
 from pg.algo.estimators import (
     ADVANTAGES,
     DEFAULT_ESTIMATORS,
@@ -28,6 +28,7 @@ from pg.algo.estimators import (
 from pg.algo.policies import make_policy
 from pg.algo.reinforce import TrainConfig, reinforce_gradient, surrogate_loss, train
 from pg.algo.rollout import Batch, Roller
+from pg.envs import CartPole
 
 GAMMAS = [0.0, 0.5, 0.99, 1.0]
 
@@ -178,6 +179,47 @@ def test_reinforce_gradient_uses_the_estimators_advantages(cartpole_batch, spec)
     assert rel_err(grad, fd) < 1e-6
 
 
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("spec", ["reinforce", "rtg-moving-average", "rtg-value", "gae:0.9"])
+def test_reinforce_gradient_weights_are_the_estimators_advantages(cartpole_batch, spec, normalize):
+    """The seam: the weight on each grad log pi in reinforce_gradient is
+    estimators.advantages' adv (rescaled by normalize_advantages when asked), bit for bit."""
+    policy, batch, critic = cartpole_batch
+    s = parse_estimator(spec)
+    baseline = critic if s.uses_critic else make_baseline(s.baseline)
+    alive = batch.alive
+    grad, _, adv = reinforce_gradient(policy, batch, 0.95, baseline, s.returns, normalize,
+                                      advantage=s.advantage, gae_lambda=s.gae_lambda)
+    weights = advantages(s.advantage, batch, 0.95, baseline, s.returns, s.gae_lambda)[2]
+    if normalize:
+        weights = normalize_advantages(weights, alive)
+    np.testing.assert_array_equal(adv, weights)
+    expected = policy.grad_log_prob(batch.obs[alive], batch.actions[alive], weights[alive]) / alive.shape[1]
+    np.testing.assert_array_equal(grad, expected)
+
+
+def test_reinforce_gradient_calls_estimators_advantages(cartpole_batch, monkeypatch):
+    """One implementation: reinforce_gradient gets (G, adv) from estimators.advantages, with
+    its arguments passed through, so a stand-in for that function is what the gradient weighs."""
+    policy, batch, _ = cartpole_batch
+    alive = batch.alive
+    stand_in_adv = np.random.default_rng(0).normal(size=alive.shape) * alive
+    stand_in_G = np.full(alive.shape, 7.0)
+    calls = []
+
+    def stand_in(kind, batch_, gamma, baseline, returns, lam):
+        calls.append((kind, batch_, gamma, baseline, returns, lam))
+        return stand_in_G, None, stand_in_adv
+
+    monkeypatch.setattr(pg.algo.reinforce, "advantages", stand_in)
+    baseline = NoBaseline()
+    grad, G, adv = reinforce_gradient(policy, batch, 0.9, baseline, "episode", advantage="gae", gae_lambda=0.7)
+    assert calls == [("gae", batch, 0.9, baseline, "episode", 0.7)]
+    assert G is stand_in_G and adv is stand_in_adv
+    expected = policy.grad_log_prob(batch.obs[alive], batch.actions[alive], stand_in_adv[alive]) / alive.shape[1]
+    np.testing.assert_array_equal(grad, expected)
+
+
 def test_critic_kinds_fit_the_critic_on_reward_to_go_even_with_episode_returns(cartpole_batch):
     """For td0 / gae, G is the reward-to-go whatever ``returns`` says: it is the critic's target."""
     policy, batch, critic = cartpole_batch
@@ -231,7 +273,7 @@ def test_default_config_never_reaches_the_actor_critic_code(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the default path called critic_advantages")
 
-    monkeypatch.setattr(pg.algo.reinforce, "critic_advantages", refuse)
+    monkeypatch.setattr(pg.algo.estimators, "critic_advantages", refuse)
     for seed, (updates, env_steps) in RECORDED_DEFAULT_RUNS.items():
         last = list(train(TrainConfig(seed=seed)))[-1]
         assert (last.iteration, last.env_steps) == (updates, env_steps) and last.solved

@@ -32,18 +32,6 @@ def test_sgd_moves_params_along_plus_grad():
     assert alias is params
 
 
-def test_sgd_with_momentum_matches_reference_loop():
-    """Momentum mu: v = mu v + g; theta = theta + lr v."""
-    params = np.zeros(5)
-    optimizer = SGD(5, lr=0.05, momentum=0.9)
-    theta, velocity = [0.0] * 5, [0.0] * 5
-    for g in gradient_sequence(6, 5, seed=1):
-        optimizer.step(params, g)
-        velocity = [0.9 * v + gi for v, gi in zip(velocity, g)]
-        theta = [t + 0.05 * v for t, v in zip(theta, velocity)]
-        np.testing.assert_allclose(params, theta, rtol=1e-13, atol=1e-15)
-
-
 # ---------------------------------------------------------------------------------------------
 # Adam
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 import re
 from pathlib import Path
 
@@ -19,12 +20,20 @@ from helpers import central_fd, rel_err
 import pg
 from pg import TrainConfig, TrainingDiverged, evaluate, train
 from pg.algo.baselines import NoBaseline, make_baseline
-from pg.envs import CartPole
-from pg.runs.history import HISTORY_FIELDS, history_from_updates
 from pg.algo.policies import LinearSoftmax, SoftmaxPolicy, make_policy
-from pg.algo.reinforce import Evaluator, reinforce_gradient, surrogate_loss
+from pg.algo.reinforce import (
+    CARTPOLE_V0_SOLVED,
+    CARTPOLE_V1_SOLVED,
+    ConfigError,
+    Evaluator,
+    default_solve_return,
+    reinforce_gradient,
+    surrogate_loss,
+)
 from pg.algo.returns import reward_to_go
 from pg.algo.rollout import Roller
+from pg.envs import CartPole
+from pg.runs.history import HISTORY_FIELDS, RunRecorder
 
 PG_DIR = Path(pg.__file__).parent
 
@@ -45,8 +54,16 @@ def run(cfg: TrainConfig, **kwargs):
     return updates, params_at_yield
 
 
+def recorded_history(updates):
+    """{field: (U,)} history columns of ``updates``, as a run records them (RunRecorder)."""
+    recorder = RunRecorder(max_snapshots=0)
+    for update in updates:
+        recorder.add(update)
+    return recorder.history()
+
+
 def history_without_wall_time(updates):
-    history = history_from_updates(updates)
+    history = recorded_history(updates)
     return {name: column for name, column in history.items() if name != "wall_time"}
 
 
@@ -228,6 +245,26 @@ def test_bad_config_value_raises_naming_field_allowed_and_given(name, value, all
         assert text in message, message
 
 
+@pytest.mark.parametrize("name, value, allowed", BAD_VALUES, ids=lambda x: repr(x)[:20])
+def test_bad_config_value_raises_config_error_carrying_field_and_value(name, value, allowed):
+    """Every refusal is a ConfigError (a ValueError) whose ``field`` is the field at fault and
+    whose ``value`` is the value given, so a form can point at the field without reading the
+    message; pickling keeps both."""
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(**{name: value})
+    error = info.value
+    assert isinstance(error, ValueError)
+    assert error.field == name and error.value is value
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.field, str(copy)) == (ConfigError, name, str(error))
+
+
+def test_config_error_names_the_first_field_at_fault_in_declaration_order():
+    with pytest.raises(ConfigError) as info:
+        TrainConfig(lr=-1.0, seed=-1)
+    assert info.value.field == "lr"
+
+
 def test_every_config_field_has_a_bad_value_case():
     """Adding a field to TrainConfig without a validation case here fails this test."""
     assert {f.name for f in dataclasses.fields(TrainConfig)} == {name for name, _, _ in BAD_VALUES}
@@ -248,6 +285,23 @@ def test_edge_values_are_accepted_and_normalised():
     assert TrainConfig(max_episode_steps=300).solve_return == pytest.approx(285.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.lr = 0.1
+
+
+@pytest.mark.parametrize("max_episode_steps, bar", [(500, 475.0), (200, 195.0), (300, 285.0), (1, 0.95)])
+def test_default_solve_return_is_the_bar_of_the_time_limit(max_episode_steps, bar):
+    """One home for the bars: 475 is CartPole-v1's (500 steps), 195 CartPole-v0's (200 steps),
+    95% of the limit otherwise; TrainConfig(solve_return=None) takes the same value."""
+    assert default_solve_return(max_episode_steps) == pytest.approx(bar)
+    assert TrainConfig(max_episode_steps=max_episode_steps).solve_return == default_solve_return(max_episode_steps)
+    assert (CARTPOLE_V1_SOLVED, CARTPOLE_V0_SOLVED) == (475.0, 195.0)
+
+
+def test_a_non_default_bar_is_kept_whatever_the_time_limit():
+    """solve_return=195 with 500-step episodes is a choice, not the default: it stays 195."""
+    cfg = TrainConfig(solve_return=195.0)
+    assert (cfg.max_episode_steps, cfg.solve_return) == (500, 195.0)
+    assert cfg.solve_return != default_solve_return(cfg.max_episode_steps)
+    assert TrainConfig.from_dict(cfg.to_dict()).solve_return == 195.0
 
 
 def test_numpy_scalars_are_normalised_to_python_types():
@@ -657,10 +711,11 @@ def test_evaluate_returns_one_greedy_return_per_episode():
 
 
 def test_history_has_one_row_per_update(default_runs):
-    """history_from_updates: every documented column, one row per update, episodes counted,
-    NaN eval_return exactly where no evaluation completed."""
+    """The recorded history (RunRecorder) of a default run: every documented column, one row
+    per update, episodes counted, NaN eval_return exactly where no evaluation completed (the
+    default runs cut hopeless evaluations short)."""
     updates, _ = default_runs[1]
-    history = history_from_updates(updates)
+    history = recorded_history(updates)
     assert tuple(history) == HISTORY_FIELDS
     assert all(column.shape == (len(updates),) for column in history.values())
     np.testing.assert_array_equal(history["episodes"], 16 * np.arange(1, len(updates) + 1))

@@ -399,6 +399,42 @@ def test_bool_and_list_actions_are_accepted_as_indices():
     assert envs[0].state[0, 1] > 0 > envs[0].state[1, 1]
 
 
+def test_advance_is_step_without_the_copies_bit_for_bit():
+    """advance (the rollout's fast path) moves the env exactly as step does, for uint8, int64
+    and bool-viewed-as-uint8 actions, through terminations and truncation; its results are
+    read through buffers(), which show what step returns."""
+    stepped, advanced = CartPole(6, max_steps=120), CartPole(6, max_steps=120)
+    stepped.reset(seed=8)
+    advanced.reset(seed=8)
+    state, alive, reward = advanced.buffers()
+    ended = 0
+    for t in range(130):
+        actions = balancing_actions(stepped.state)
+        actions[:2] = 0  # two episodes fall (pushed left), the others reach the time limit
+        obs, r, term, trunc, _ = stepped.step(actions)
+        fast = [actions.astype(np.uint8), actions, actions.astype(bool).view(np.uint8)][t % 3]
+        advanced.advance(fast)
+        assert np.array_equal(state.T, obs) and np.array_equal(reward, r)
+        assert np.array_equal(alive, stepped.alive) and np.array_equal(advanced.steps, stepped.steps)
+        assert np.array_equal(advanced.terminated, term) and np.array_equal(advanced.truncated, trunc)
+        ended = int(term.sum()), int(trunc.sum())
+    assert ended[0] >= 1 and ended[1] >= 1, "the comparison must cover both endings"
+
+
+def test_buffers_are_read_only_views_that_stay_current_through_reset():
+    env = CartPole(3)
+    state, alive, reward = env.buffers()
+    assert (state.shape, alive.shape, reward.shape) == ((4, 3), (3,), (3,))
+    for view in (state, alive, reward):
+        assert not view.flags.writeable
+        with pytest.raises(ValueError):
+            view[0] = 1
+    obs, _ = env.reset(seed=2)
+    assert np.array_equal(state.T, obs) and alive.all()
+    env.step(np.array([1, 0, 1]))
+    assert np.array_equal(state.T, env.state) and reward.tolist() == [1.0, 1.0, 1.0]
+
+
 # ---------------------------------------------------------------------------------------------
 # (e) Seeding
 # ---------------------------------------------------------------------------------------------

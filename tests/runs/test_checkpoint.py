@@ -15,6 +15,8 @@ import zipfile
 import numpy as np
 import pytest
 
+from pg.algo.policies import SoftmaxPolicy, make_policy
+from pg.algo.reinforce import TrainConfig, train
 from pg.runs.checkpoint import (
     FORMAT_VERSION,
     MAX_FILE_BYTES,
@@ -26,9 +28,7 @@ from pg.runs.checkpoint import (
     policy_to_bytes,
     save_policy,
 )
-from pg.runs.history import HISTORY_FIELDS, history_from_updates
-from pg.algo.policies import SoftmaxPolicy, make_policy
-from pg.algo.reinforce import TrainConfig, train
+from pg.runs.history import HISTORY_FIELDS, RunRecorder
 
 # ---------------------------------------------------------------------------------------------
 # Builders
@@ -183,10 +183,10 @@ def test_bare_policy_round_trips_with_empty_extras(kind, tmp_path):
     assert_same_policy(load_policy(path), policy)
 
 
-def test_policy_save_method_and_exact_path(tmp_path):
+def test_save_policy_with_a_config_dict_writes_the_exact_path(tmp_path):
     policy = trained_policy("mlp", hidden=(4, 4))
     path = tmp_path / "agent.bin"  # written as given: no ".npz" appended
-    policy.save(path, config={"policy": "mlp", "hidden": [4, 4]})
+    save_policy(path, policy, config={"policy": "mlp", "hidden": [4, 4]})
     assert path.exists() and not (tmp_path / "agent.bin.npz").exists()
     run = load_run(path)
     assert_same_policy(run.policy, policy)
@@ -200,13 +200,21 @@ def test_save_to_an_open_binary_file(tmp_path):
     np.testing.assert_array_equal(load_run(tmp_path / "p.npz").history["iteration"], [1.0, 2.0])
 
 
+def recorded_history(updates):
+    """{field: (U,)} history columns of ``updates``, as a run records them (RunRecorder)."""
+    recorder = RunRecorder(max_snapshots=0)
+    for update in updates:
+        recorder.add(update)
+    return recorder.history()
+
+
 def test_history_and_snapshots_of_a_real_run_round_trip():
     updates = list(train(TrainConfig(max_updates=3, eval_episodes=5, seed=1)))
     last = updates[-1].policy
     data = policy_to_bytes(
         last,
         config=TrainConfig(max_updates=3, eval_episodes=5, seed=1),
-        history=history_from_updates(updates),
+        history=recorded_history(updates),
         snapshots=[(u.iteration, u.policy) for u in updates],
     )
     run = load_run(data)
