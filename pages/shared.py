@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from pg.algo.policies import policy_from_spec
+from pg.app import registry
+from pg.app.memory import MemoryJanitor
 from pg.runs.checkpoint import CheckpointError, Run, load_run
 from pg.viz.episode import Episode, run_episode, visited_states
-from pg.runs.live import RunRegistry
-from pg.app.memory import MemoryJanitor
-from pg.algo.policies import policy_from_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
@@ -81,9 +81,17 @@ def memory_janitor() -> MemoryJanitor:
 
 
 @st.cache_resource(show_spinner=False)
-def run_registry() -> RunRegistry:
-    """One per server: sessions that start the same settings share one computation."""
-    return RunRegistry(max_entries=16)
+def run_registry() -> registry.Registry:
+    """One per server: sessions that start the same settings share one computation (a LiveRun
+    per (TrainConfig, number of seeds))."""
+    return registry.run_registry(max_entries=16)
+
+
+@st.cache_resource(show_spinner=False)
+def comparison_registry() -> registry.Registry:
+    """One per server: sessions that run the same settings share one computation (a Comparison
+    per CompareSettings)."""
+    return registry.comparison_registry(max_entries=8)
 
 
 def form_widget(name: str, kind: str, label: str, options, prefix: str = "train_"):

@@ -22,9 +22,17 @@ import types
 import typing
 from dataclasses import MISSING, fields
 
+from pg.algo.reinforce import (
+    TrainConfig,
+    TrainingDiverged,
+    default_solve_return,
+    evaluate,
+    initial_policy,
+    train,
+)
+from pg.envs.cartpole import V0_MAX_STEPS, V1_MAX_STEPS
 from pg.runs.checkpoint import CheckpointError, load_run, save_policy
 from pg.runs.history import RunRecorder
-from pg.algo.reinforce import TrainConfig, TrainingDiverged, evaluate, initial_policy, train
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # failed: diverged, or cannot write
 DEFAULT_MAX_SNAPSHOTS = 200
@@ -269,9 +277,9 @@ def run_evaluate(args, parser) -> int:
         f"greedy return over {args.episodes} episodes (seed {args.seed}, at most {args.max_steps} steps): "
         f"mean {returns.mean():.2f}  std {returns.std():.2f}  min {returns.min():g}  max {returns.max():g}"
     )
-    rules = {500: ("CartPole-v1", 475.0), 200: ("CartPole-v0", 195.0)}
-    if args.episodes == 100 and args.max_steps in rules:
-        name, bar = rules[args.max_steps]
+    names = {V1_MAX_STEPS: "CartPole-v1", V0_MAX_STEPS: "CartPole-v0"}
+    if args.episodes == 100 and args.max_steps in names:
+        name, bar = names[args.max_steps], default_solve_return(args.max_steps)
         verdict = "solved" if returns.mean() >= bar else "not solved"
         print(f"{verdict} by the {name} rule (greedy mean >= {bar:g} over 100 episodes)")
     return EXIT_OK
@@ -284,8 +292,8 @@ def run_compare(args, parser) -> int:
     import json
     from dataclasses import asdict
 
-    from pg.lessons.comparison import CompareSettings, Comparison, describe, text_table
     from pg.algo.estimators import parse_estimators
+    from pg.lessons.comparison import CompareSettings, Comparison, describe, text_table
     from pg.runs.live import MAX_SEEDS
 
     if not 1 <= args.seeds <= MAX_SEEDS:
@@ -323,8 +331,8 @@ def run_compare(args, parser) -> int:
 
 
 def add_compare_options(parser: argparse.ArgumentParser) -> None:
-    from pg.lessons.comparison import CompareSettings
     from pg.algo.estimators import ESTIMATOR_NAMES
+    from pg.lessons.comparison import CompareSettings
 
     d = CompareSettings()
     parser.add_argument("--estimators", default=",".join(d.estimators), metavar="NAME,NAME,...",

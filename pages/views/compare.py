@@ -8,31 +8,25 @@ import pandas as pd
 import streamlit as st
 
 from pages.links import publish, restore
-from pg.viz.comparison_charts import compare_datasets, compare_specs, with_data
+from pages.live_loop import placeholders, run_and_redraw, started
+from pages.shared import comparison_registry
+from pg.algo.estimators import gae_spec
+from pg.app.state import CompareState, defaults
 from pg.lessons.comparison import (
     COMPARE_CHOICES,
     COMPARE_EPISODES,
     MAX_ESTIMATORS,
     CompareSettings,
-    ComparisonRegistry,
     describe,
     formatted_table,
 )
-from pg.algo.estimators import gae_spec
-from pg.runs.live import MAX_SEEDS
-from pg.app.state import CompareState, defaults
 from pg.lessons.variance import GradientProbe, estimate_statistics
-
+from pg.runs.live import MAX_SEEDS
+from pg.viz.comparison_charts import compare_datasets, compare_specs, with_data
 
 TICK = 0.2  # seconds of computing between two redraws
 ss = st.session_state
 large = bool(ss.get("present"))
-
-
-@st.cache_resource(show_spinner=False)
-def registry() -> ComparisonRegistry:
-    """One per server: sessions that run the same settings share one computation."""
-    return ComparisonRegistry(max_entries=8)
 
 
 @st.cache_resource(show_spinner=False)
@@ -78,7 +72,7 @@ else:
 
 
 def run():
-    ss.compare_comparison, ss.compare_running = registry().get(settings), True
+    ss.compare_comparison, ss.compare_running = comparison_registry().get(settings), True
 
 
 def stop():
@@ -95,10 +89,10 @@ right.button("Stop", on_click=stop, disabled=not ss.compare_running, icon=":mate
 
 @st.fragment
 def results():
-    comparison = ss.get("compare_comparison")
+    comparison = started("compare_comparison", "Press **Run comparison**: the curves grow while the estimators "
+                         "train, then the variance bars and the table fill in. Three seeds of four estimators take "
+                         "about a quarter of a minute.")
     if comparison is None:
-        st.info("Press **Run comparison**: the curves grow while the estimators train, then the variance bars "
-                "and the table fill in. Three seeds of four estimators take about a quarter of a minute.")
         return
     if settings is not None and comparison.settings != settings:
         st.caption(":material/info: The results below are for the last settings you ran; press Run to compare "
@@ -106,28 +100,27 @@ def results():
     progress = st.empty()
     spec = specs(tuple(s.label for s in comparison.specs), large)
     rows = [st.columns(2), st.columns(2)]
-    slots = dict(zip(("env_steps", "wall_time", "variance", "cosine"), (c.empty() for r in rows for c in r)))
+    slots = placeholders(rows, ("env_steps", "wall_time", "variance", "cosine"))
     table, caption = st.empty(), st.empty()
 
     def draw():
         fraction, text = comparison.progress()
         progress.progress(fraction, text=text)
-        data = compare_datasets(comparison)
+        data = compare_datasets({x: comparison.curves(x) for x in ("env_steps", "wall_time")},
+                                comparison.solve_points(), comparison.variance_rows(),
+                                comparison.settings.base_config().max_episode_steps)
         for panel, slot in slots.items():
             slot.vega_lite_chart(with_data(spec[panel], panel, data), width="stretch")
         frame = pd.DataFrame(formatted_table(comparison.table())).set_index("Estimator")
         table.table(frame)
         caption.caption(describe(comparison))
 
-    draw()
-    while ss.compare_running and not comparison.finished:
+    def advance():
         start = time.perf_counter()
         comparison.advance(TICK)
         time.sleep(max(0.0, 0.05 - (time.perf_counter() - start)))  # another session may hold the lock
-        draw()
-    if ss.compare_running:  # finished: redraw the whole page (the buttons)
-        ss.compare_running = False
-        st.rerun()
+
+    run_and_redraw(draw, advance, done=lambda: comparison.finished, running_key="compare_running", on_done=stop)
 
 
 results()

@@ -1,11 +1,15 @@
 """Live training: press Start and watch REINFORCE learn, the policy forming beside the curves."""
 
-import time
-
 import streamlit as st
 
 from pages.links import publish, restore
+from pages.live_loop import placeholders, run_and_redraw, started
 from pages.shared import form_widget, run_registry
+from pg.app.live_view import chart_columns, progress_text, run_status
+from pg.app.pacing import follow, pace_through, step_view
+from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
+from pg.app.state import SPEEDS, TrainState
+from pg.runs.live import MAX_SEEDS
 from pg.viz.training_charts import (
     arrow_datasets,
     live_heatmap_datasets,
@@ -14,12 +18,9 @@ from pg.viz.training_charts import (
     training_datasets,
     with_datasets,
 )
-from pg.runs.live import MAX_SEEDS, follow, pace_through, progress_text, status_message, step_view
-from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
-from pg.app.state import SPEEDS, TrainState
-
 
 TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
+BANNER = {"solved": "success", "diverged": "error", "unsolved": "warning"}  # run_status level -> st element
 ss = st.session_state
 
 
@@ -68,7 +69,7 @@ def new_run(cfg, n_seeds):
     def announce(_run):  # once per computed run (the load test and the session tests count these)
         print(f"[pg] computing a new run: seed {cfg.seed}, {n_seeds} seed(s)", flush=True)
 
-    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get(cfg, n_seeds, announce), 0, None, 0.0
+    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get((cfg, n_seeds), announce), 0, None, 0.0
 
 
 def ensure_run(restart_finished: bool) -> bool:
@@ -117,37 +118,36 @@ buttons[3].button("Reset", on_click=reset, key="train_reset", icon=":material/re
 
 @st.fragment
 def dashboard():
-    live = ss.get("live")
+    live = started("live", "Press **Start** to train with these settings, or **Step** for one update at a time. "
+                   "The curves and the policy on the right redraw several times a second while REINFORCE learns.")
     if live is None:
-        st.info("Press **Start** to train with these settings, or **Step** for one update at a time. The curves "
-                "and the policy on the right redraw several times a second while REINFORCE learns.")
         return
     banner, progress = st.empty(), st.empty()
     spec = specs(len(live.seeds) > 1, live.cfg.max_episode_steps, ss.get("present", False))
     rows = [st.columns([2, 1]), st.columns([1, 1]), st.columns(3)]
     layout = ["returns", "heatmap", "eval", "mean_length", "grad_norm", "entropy", "baseline_value"]
-    slots = dict(zip(layout, (column.empty() for row in rows for column in row)))
+    slots = placeholders(rows, layout)
 
     def draw():
         upto = ss.shown
-        data = arrow_datasets(training_datasets(live, upto) | live_heatmap_datasets(live.policy_at(upto)))
+        data = arrow_datasets(training_datasets(**chart_columns(live, upto)) | live_heatmap_datasets(live.policy_at(upto)))
         for name, slot in slots.items():
             slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
         progress.caption(progress_text(live, upto))
-        if message := status_message(live, upto):  # (kind, text): st.success, st.warning, ...
-            getattr(banner, message[0])(message[1])
+        if status := run_status(live, upto):
+            getattr(banner, BANNER[status.level])(status.text)
 
-    draw()
-    clock = time.perf_counter()
-    while ss.running and not (live.finished and ss.shown >= live.n):
+    clock = None  # the time of the last frame at human pace (None: before the first)
+
+    def advance():
+        nonlocal clock
         if speed == SPEEDS[0]:  # compute what nobody has computed yet, else replay it at its speed
             ss.shown, ss.view_seconds = follow(live, ss.view_seconds, TICK)
         else:  # human pace: show `pace` updates a second, computing only just ahead
             ss.shown, clock = pace_through(live, ss.shown, clock, pace, TICK)
-        draw()
-    if ss.running:  # finished: redraw the whole page (buttons, downloads)
-        stop()
-        st.rerun()
+
+    run_and_redraw(draw, advance, done=lambda: live.finished and ss.shown >= live.n, running_key="running",
+                   on_done=stop)
 
 
 dashboard()

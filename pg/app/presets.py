@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pg.algo.reinforce import TrainConfig
+from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED, ConfigError, TrainConfig, default_solve_return
+
+V1, V0 = f"{CARTPOLE_V1_SOLVED:g}", f"{CARTPOLE_V0_SOLVED:g}"  # the bars as the texts below write them
 
 PRESETS: dict[str, dict] = {
     "fastest": {
@@ -15,8 +17,8 @@ PRESETS: dict[str, dict] = {
     "the seed blog post": {
         "description": "The classic REINFORCE post: a linear softmax policy, plain gradient ascent, one "
         "episode per update, the whole-episode return minus a moving average, 1000 episodes. Such posts "
-        "call CartPole solved at an average of 195: that is CartPole-v0's bar (200-step episodes); "
-        "CartPole-v1 (500 steps) asks for 475, the bar used here.",
+        f"call CartPole solved at an average of {V0}: that is CartPole-v0's bar (200-step episodes); "
+        f"CartPole-v1 (500 steps) asks for {V1}, the bar used here.",
         "config": {
             "optimizer": "sgd",
             "lr": 0.002,
@@ -32,8 +34,8 @@ PRESETS: dict[str, dict] = {
         "description": "An MLP policy (one hidden layer of 32 tanh units) with a learned value baseline.",
         "config": {"policy": "mlp", "hidden": (32,), "lr": 0.01, "baseline": "value", "eval_every": 2},
     },
-    "CartPole-v0 (the 195 bar)": {
-        "description": "Episodes cut at 200 steps, solved at a greedy mean of 195: the older benchmark.",
+    f"CartPole-v0 (the {V0} bar)": {
+        "description": f"Episodes cut at 200 steps, solved at a greedy mean of {V0}: the older benchmark.",
         "config": {"max_episode_steps": 200},
     },
 }
@@ -74,7 +76,7 @@ FORM_ADVANCED = [
     ("max_episode_steps", "int", "Episode time limit (500 = v1, 200 = v0)", (1, 100_000, 50)),
     ("eval_every", "int", "Greedy evaluation every k updates", (1, 1_000_000, 1)),
     ("eval_episodes", "int", "Evaluation episodes", (1, 10_000, 10)),
-    ("solve_return", "text", "Solved at greedy mean (none = 475 for v1, 195 for v0)", None),
+    ("solve_return", "text", f"Solved at greedy mean (none = {V1} for v1, {V0} for v0)", None),
     ("eval_early_stop", "bool", "Cut an evaluation short once the bar is out of reach", None),
     ("stop_on_solve", "bool", "Stop when solved", None),
     ("max_updates", "int", "Budget: updates", (1, 10_000_000, 100)),
@@ -88,12 +90,14 @@ def form_values(cfg: TrainConfig) -> dict:
     values = cfg.to_dict()
     values["hidden"] = ",".join(str(h) for h in cfg.hidden)
     values["max_grad_norm"] = "none" if cfg.max_grad_norm is None else f"{cfg.max_grad_norm:g}"
-    values["solve_return"] = "none" if cfg.solve_return in (475.0, 195.0) else f"{cfg.solve_return:g}"
+    default = cfg.solve_return == default_solve_return(cfg.max_episode_steps)  # "none" means that bar
+    values["solve_return"] = "none" if default else f"{cfg.solve_return:g}"
     return values
 
 
 def config_from_form(values: dict) -> TrainConfig:
-    """A validated TrainConfig from widget values; ValueError names the field at fault."""
+    """A validated TrainConfig from widget values; pg.algo.reinforce.ConfigError (a ValueError)
+    names the field at fault in its message and in ``.field``."""
     values = dict(values)
     values["hidden"] = _parse_sizes(values.get("hidden", "32"))
     for name in ("max_grad_norm", "solve_return"):
@@ -115,7 +119,8 @@ def _parse_sizes(text) -> tuple:
     try:
         return tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
     except ValueError:
-        raise ValueError(f"hidden must be layer sizes separated by commas, like 32 or 64,64; got {text!r}") from None
+        raise ConfigError("hidden", text,
+                          f"hidden must be layer sizes separated by commas, like 32 or 64,64; got {text!r}") from None
 
 
 def _parse_optional_number(name: str, text):
@@ -126,4 +131,4 @@ def _parse_optional_number(name: str, text):
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number or 'none', got {text!r}") from None
+        raise ConfigError(name, text, f"{name} must be a number or 'none', got {text!r}") from None

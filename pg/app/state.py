@@ -29,12 +29,12 @@ import re
 from dataclasses import dataclass, field, fields, make_dataclass, replace
 from typing import Any
 
-from pg.lessons.comparison import COMPARE_CHOICES, COMPARE_EPISODES, MAX_ESTIMATORS
-from pg.envs.cartpole import INIT_BOUND, X_THRESHOLD
-from pg.viz.episode import MAX_NUDGE
 from pg.algo.estimators import DEFAULT_ESTIMATORS
-from pg.runs.live import MAX_SEEDS
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
+from pg.envs.cartpole import INIT_BOUND, X_THRESHOLD
+from pg.lessons.comparison import COMPARE_CHOICES, COMPARE_EPISODES, MAX_ESTIMATORS
+from pg.runs.live import MAX_SEEDS
+from pg.viz.episode import MAX_NUDGE
 
 MAX_LENGTH = 64  # characters: no honest value is longer
 SHOWN_LENGTH = 24  # characters of a bad value or key quoted back in a warning (escaped)
@@ -118,15 +118,6 @@ class Spec:
             if self._in_range(value) and self._on_step(value):
                 return _on_grid(value, self.step, self.low)
         raise ValueError(f"must be {self.expects()}")
-
-    def allows(self, value) -> bool:
-        """Whether ``value`` is a value of this field (the check a valid state passes)."""
-        if value is None:
-            return self.optional
-        try:
-            return self.read(self.write(value)) == value
-        except ValueError:
-            return False
 
     def _in_range(self, value) -> bool:
         above = self.low < value if self.low_open else self.low <= value
@@ -414,9 +405,8 @@ def _check_config(values: dict, warnings: list) -> None:
         try:
             config_from_form(form)
             return
-        except ValueError as error:
-            message = str(error)
-        named = re.match(r"(\w+)", message).group(1)
+        except ValueError as error:  # a ConfigError names its field
+            named, message = getattr(error, "field", None), str(error)
         culprit = named if named in TRAIN_CONFIG_FIELDS and values[named] != base[named] else None
         if culprit is None:  # blame the first field that differs from the preset
             culprit = next((n for n in TRAIN_CONFIG_FIELDS if values[n] != base[n]), None)
@@ -462,19 +452,6 @@ def _query(key: str, value: str) -> str:
     return f"?{_shown(key)}={_shown(value)}"
 
 
-def is_valid(state) -> bool:
-    """Every field holds one of its allowed values, and a TrainState makes a TrainConfig:
-    what from_query always returns."""
-    if not all(spec.allows(getattr(state, name)) for name, spec in specs(type(state)).items()):
-        return False
-    if type(state) is TrainState:
-        try:
-            config_from_form({name: getattr(state, name) for name in TRAIN_CONFIG_FIELDS})
-        except ValueError:
-            return False
-    return True
-
-
 def with_defaults(state, names) -> Any:
     """``state`` with the fields ``names`` set back to their defaults."""
     base = defaults(type(state))
@@ -498,7 +475,6 @@ __all__ = [
     "specs",
     "defaults",
     "reference",
-    "is_valid",
     "slug",
     "with_defaults",
     "preset_values",

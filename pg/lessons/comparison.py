@@ -31,14 +31,14 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pg.algo.estimators import DEFAULT_ESTIMATORS, EstimatorSpec, parse_estimator
-from pg.runs.live import MAX_SEEDS, LiveRun
 from pg.algo.reinforce import TrainConfig, initial_policy
 from pg.lessons.variance import GradientProbe
+from pg.runs.live import MAX_SEEDS, LiveRun
 
 MAX_ESTIMATORS = 4
 MID_RETURN = 150.0  # the "mid" checkpoint: training episodes balance 150 of 500 steps on average
@@ -372,35 +372,3 @@ def describe(comparison: Comparison) -> str:
     if comparison.checkpoints:
         text += " at " + "; and at ".join(f"“{c.name}”: {c.description}" for c in comparison.checkpoints)
     return text + "."
-
-
-def run_comparison(settings: CompareSettings | None = None, **overrides) -> Comparison:
-    """Run a whole comparison (``settings`` with ``overrides``) and return it."""
-    settings = replace(settings or CompareSettings(), **overrides)
-    return Comparison(settings).run()
-
-
-class ComparisonRegistry:
-    """Comparisons shared by every session of a server, keyed by their settings: a room that
-    presses Run on the same settings watches one computation. At most ``max_entries`` are
-    kept (least recently used go first)."""
-
-    def __init__(self, max_entries: int = 8):
-        self.max_entries = max_entries
-        self._comparisons: dict[CompareSettings, Comparison] = {}
-        self._lock = threading.Lock()
-        self.created = 0
-
-    def get(self, settings: CompareSettings) -> Comparison:
-        with self._lock:
-            comparison = self._comparisons.pop(settings, None)
-            if comparison is None:
-                comparison = Comparison(settings)
-                self.created += 1
-            self._comparisons[settings] = comparison  # most recently used last
-            while len(self._comparisons) > self.max_entries:
-                self._comparisons.pop(next(iter(self._comparisons)))
-            return comparison
-
-    def __len__(self) -> int:
-        return len(self._comparisons)

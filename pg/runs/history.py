@@ -7,8 +7,6 @@ charting (pg.viz does), never draw them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
 HISTORY_FIELDS = (
@@ -45,15 +43,6 @@ def history_row(update, episodes_so_far: int) -> dict[str, float]:
         "loss": update.loss,
         "eval_return": np.nan if update.eval_return is None else update.eval_return,
     }
-
-
-def history_from_updates(updates: Iterable) -> dict[str, np.ndarray]:
-    """Columns {field: (U,) array} for a sequence of Updates."""
-    rows, episodes = [], 0
-    for update in updates:
-        episodes += len(update.episode_returns)
-        rows.append(history_row(update, episodes))
-    return {name: np.array([row[name] for row in rows], dtype=np.float64) for name in HISTORY_FIELDS}
 
 
 class SnapshotKeeper:
@@ -119,11 +108,6 @@ class Columns:
     def as_dict(self) -> dict[str, np.ndarray]:
         """Copies of every column."""
         return {name: self._data[name][: self.n].copy() for name in self.names}
-
-    def sample(self, max_points: int) -> dict[str, np.ndarray]:
-        """At most ``max_points`` rows, evenly spaced, always the first and the last."""
-        index = downsample_index(self.n, max_points)
-        return {name: self._data[name][index] for name in self.names}
 
 
 def downsample_index(n: int, max_points: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Live training: one config, 1 to 5 seeds, trained in short chunks between redraws.
 
-The live page calls ``advance(seconds)`` once per tick and draws from the recorded columns.
-Everything the page shows comes from here, so it is tested without Streamlit:
+The live page calls ``advance(seconds)`` once per tick (through pg.app.pacing) and draws from
+the recorded columns (through pg.app.live_view), so all it shows is tested without Streamlit:
 
 =================  ======================================================================
 method             what for
@@ -14,8 +14,9 @@ band(field)        per update: median, min and max across seeds (seeds that stop
                    their last value), downsampled
 =================  ======================================================================
 
-A LiveRun may be shared by several sessions (runs are deterministic): ``advance`` holds a
-lock, and readers only read rows below ``n``, which never change once written.
+A LiveRun may be shared by several sessions (runs are deterministic, pg.app.registry):
+``advance`` holds a lock, and readers only read rows below ``n``, which never change once
+written.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 from pg.runs.checkpoint import Run, policy_to_bytes
 from pg.runs.history import HISTORY_FIELDS, Columns, RunRecorder, downsample_index
-from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 
 MAX_SEEDS = 5
 MOVING_AVERAGE_EPISODES = 100  # the CartPole convention: average over 100 consecutive episodes
@@ -247,121 +248,3 @@ def _fmt(value: float) -> str:
     if np.isnan(value):
         return ""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def status_message(live: LiveRun, upto: int | None = None) -> tuple[str, str] | None:
-    """The banner over the live charts: ("error" | "success" | "warning", text) or None while
-    nothing has happened yet, for a viewer who has seen the first ``upto`` updates. Diverged
-    beats solved beats out of budget."""
-    seen = live.n if upto is None else upto
-    if seen < live.n:  # a viewer replaying a shared run: only what it has reached so far
-        solved = [s for s in live.seeds if s.solved is not None and s.solved.iteration <= seen]
-        if not solved:
-            return None
-        if len(live.seeds) > 1:
-            return ("success", f"{len(solved)} of {len(live.seeds)} seeds solved so far.")
-    if live.error:
-        return ("error", f"{live.error}. The run stopped and kept the last policy whose numbers were finite; "
-                "try a smaller learning rate, advantage normalisation or gradient clipping.")
-    solved = [s for s in live.seeds if s.solved is not None]
-    if len(live.seeds) == 1 and solved:
-        s, cfg = solved[0].solved, live.cfg
-        return ("success", f"Solved at update {s.iteration}: greedy mean return {s.eval_return:.1f} over "
-                f"{cfg.eval_episodes} episodes ≥ {cfg.solve_return:g}, after {s.wall_time:.2f} s of training, "
-                f"{s.episodes:,} episodes and {s.env_steps:,} env steps.")
-    if solved:
-        return ("success", f"{len(solved)} of {len(live.seeds)} seeds solved: " + "; ".join(
-            f"seed {r.cfg.seed} at update {r.solved.iteration} ({r.solved.wall_time:.2f} s, "
-            f"{r.solved.env_steps:,} env steps)" for r in solved))
-    if live.finished:
-        reason = live.seeds[0].stop_reason or "its budget"
-        return ("warning", f"Not solved: stopped by {reason.replace('_', ' ')} at update {live.n}.")
-    return None
-
-
-class RunRegistry:
-    """Runs shared by every session of a server, keyed by (config, number of seeds).
-
-    Runs are deterministic, so fifty people pressing Start on the same settings can watch
-    one computation: the first computes, the others replay its recorded updates. At most
-    ``max_entries`` runs are kept (least recently used go first; a session that still holds
-    an evicted run keeps it until it lets go).
-    """
-
-    def __init__(self, max_entries: int = 16):
-        self.max_entries = max_entries
-        self._runs: dict[tuple, LiveRun] = {}
-        self._lock = threading.Lock()
-        self.created = 0
-
-    def get(self, cfg: TrainConfig, n_seeds: int = 1, on_create=None) -> LiveRun:
-        """The run for these settings; ``on_create(run)`` is called (under the lock, so once
-        per run however many sessions ask at the same moment) when it is a new one."""
-        key = (cfg, n_seeds)
-        with self._lock:
-            run = self._runs.pop(key, None)
-            if run is None or (run.error is None and run.finished and run.n == 0):
-                run = LiveRun(cfg, n_seeds)
-                self.created += 1
-                if on_create is not None:
-                    on_create(run)
-            self._runs[key] = run  # most recently used last
-            while len(self._runs) > self.max_entries:
-                self._runs.pop(next(iter(self._runs)))
-            return run
-
-    def __len__(self) -> int:
-        return len(self._runs)
-
-
-# ---------------------------------------------------------------------------------------------
-# One viewer's next frame: what the page shows after its next 0.2 s tick
-# ---------------------------------------------------------------------------------------------
-def follow(live: LiveRun, view_seconds: float, tick: float, sleep=time.sleep,
-           now=time.perf_counter) -> tuple[int, float]:
-    """"As fast as possible": a viewer ``view_seconds`` into a run (perhaps shared) computes the
-    next ``tick`` seconds if nobody has, else waits ``tick`` and replays what was computed then.
-
-    Returns (updates to show, the viewer's new time). A finished run shows every update once
-    the viewer has caught up with its computing time; so fifty viewers of one run see it at
-    the speed it was computed, whoever computed it."""
-    start = now()
-    if live.updates_at(view_seconds + tick) >= live.n and not live.finished:
-        live.advance(tick)
-    else:
-        sleep(tick)
-    view_seconds += now() - start
-    caught_up = live.finished and view_seconds >= live.compute_seconds
-    return (live.n if caught_up else live.updates_at(view_seconds)), view_seconds
-
-
-def step_view(live: LiveRun, shown: int) -> int:
-    """Step: show one more update, computing it if nobody has. Returns the updates to show."""
-    if shown >= live.n:
-        live.step()
-    return min(shown + 1, live.n)
-
-
-def pace_through(live: LiveRun, shown: int, clock: float, pace: float, tick: float,
-                 sleep=time.sleep, now=time.perf_counter) -> tuple[int, float]:
-    """"Human pace": show ``pace`` updates a second (at least one per tick), computing only just
-    ahead of what is shown. ``clock`` is the time of the last frame (``now()`` before the first).
-
-    Returns (updates to show, the time of this frame)."""
-    sleep(max(0.0, tick - (now() - clock)))
-    frame = now()
-    target = shown + max(1, round(pace * (frame - clock)))
-    if live.n < target:
-        live.advance(tick, max_updates=target - live.n)
-    return min(target, live.n), frame
-
-
-def progress_text(live: LiveRun, upto: int | None = None) -> str:
-    """The caption under the banner: where the viewer is, in updates, steps and seconds."""
-    shown = live.n if upto is None else min(upto, live.n)
-    if shown == 0:
-        return "update 0 · nothing trained yet"
-    cols = live.seeds[0].recorder.columns
-    steps, seconds = int(cols.column("env_steps")[shown - 1]), float(cols.column("wall_time")[shown - 1])
-    seeds = f" (seed {live.cfg.seed}; {len(live.seeds)} seeds in all)" if len(live.seeds) > 1 else ""
-    return f"update {shown} · {steps:,} env steps · {seconds:.2f} s of training{seeds}"

@@ -25,12 +25,12 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from pg.viz.style import INK, MUTED, SERIES, finite_rows, styled
+from pg.algo.reinforce import CARTPOLE_V1_SOLVED
+from pg.viz.style import INK, MUTED, SERIES, TEXT_SIZES, finite_rows, styled
 
 X_TITLES = {"env_steps": "environment steps (training episodes)", "wall_time": "seconds of training (wall time)"}
 RETURN_TITLE = "training episodes' mean return"
 CHECKPOINT_TITLES = {"start": "at the untrained policy", "mid": "at a policy on its way"}
-SOLVE_BAR = 475.0
 DECADES = [10.0**k for k in range(-6, 13)]  # the log axis's ticks and grid: powers of ten only
 
 
@@ -41,7 +41,7 @@ def estimator_color(labels) -> alt.Scale:
 
 def _title(large: bool, text: str, subtitle: list[str]) -> alt.Title:
     """A title with its subtitle lines in a size that reads at the chart's scale."""
-    return alt.Title(text, subtitle=subtitle, subtitleFontSize=16 if large else 12, subtitleColor=MUTED,
+    return alt.Title(text, subtitle=subtitle, subtitleFontSize=TEXT_SIZES["large" if large else "normal"], subtitleColor=MUTED,
                      subtitlePadding=4)
 
 
@@ -73,7 +73,7 @@ def curves_chart(labels, x: str = "env_steps", max_steps: int = 500, large: bool
                  alt.Tooltip("wall_time:Q", title="seconds", format=".2f")])
     rule = alt.Chart(alt.NamedData("bars")).mark_rule(strokeDash=[6, 4], color=MUTED).encode(y="value:Q")
     text = alt.Chart(alt.NamedData("bars")).mark_text(align="left", dx=4, dy=-8, color=MUTED,
-                                                      fontSize=16 if large else 12).encode(
+                                                      fontSize=TEXT_SIZES["large" if large else "normal"]).encode(
         y="value:Q", x=alt.value(0), text="label:N")
     title = ("Against environment steps: sample efficiency" if x == "env_steps"
              else "Against seconds of training: what a step costs")
@@ -167,20 +167,23 @@ def _frame(columns: dict) -> pd.DataFrame:
     return pd.DataFrame(finite_rows({k: np.asarray(v) for k, v in columns.items()}))
 
 
-def compare_datasets(comparison, points: int = 200) -> dict[str, pd.DataFrame]:
-    """The named datasets for a pg.lessons.comparison.Comparison, as it stands."""
-    variance = [r for r in comparison.variance_rows() if r["variance"] > 0]  # a log axis shows no 0
+def compare_datasets(curves: dict[str, dict], solved: dict, variance_rows: list[dict],
+                     max_steps: int = 500) -> dict[str, pd.DataFrame]:
+    """The named datasets, from plain columns (a pg.lessons.comparison.Comparison gives them):
+    ``curves`` {"env_steps" and "wall_time": Comparison.curves(x)}, ``solved``
+    (Comparison.solve_points()), ``variance_rows`` (Comparison.variance_rows()); ``max_steps``
+    is the episode limit, the y scale's top (the solve bar is drawn if it holds it)."""
+    variance = [{**r, "checkpoint": CHECKPOINT_TITLES.get(r["checkpoint"], r["checkpoint"])}
+                for r in variance_rows if r["variance"] > 0]  # a log axis shows no 0
     keys = ("estimator", "checkpoint", "variance", "relative_variance", "cosine_mean", "cosine_std")
-    max_steps = comparison.settings.base_config().max_episode_steps
-    for row in variance:
-        row["checkpoint"] = CHECKPOINT_TITLES.get(row["checkpoint"], row["checkpoint"])
+    bar = CARTPOLE_V1_SOLVED
     return {
-        "curves_env_steps": _frame(comparison.curves("env_steps", points)),
-        "curves_wall_time": _frame(comparison.curves("wall_time", points)),
-        "solved": _frame(comparison.solve_points()),
+        "curves_env_steps": _frame(curves["env_steps"]),
+        "curves_wall_time": _frame(curves["wall_time"]),
+        "solved": _frame(solved),
         "variance": _frame({k: [r[k] for r in variance] for k in keys}),
-        "bars": pd.DataFrame({"value": [SOLVE_BAR], "label": [f"{SOLVE_BAR:g}: solved (greedy, 100 episodes)"]})
-        if max_steps >= SOLVE_BAR else pd.DataFrame({"value": [], "label": []}),
+        "bars": pd.DataFrame({"value": [bar], "label": [f"{bar:g}: solved (greedy, 100 episodes)"]})
+        if max_steps >= bar else pd.DataFrame({"value": [], "label": []}),
     }
 
 

@@ -13,15 +13,26 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from pg.viz.style import INK, MUTED, NEUTRAL, PUSH_LEFT, PUSH_RIGHT, finite_rows, styled
 from pg.envs.cartpole import THETA_THRESHOLD, X_THRESHOLD
+from pg.viz.style import (
+    BOUNDARY,
+    GREEN,
+    INK,
+    MUTED,
+    NEUTRAL,
+    ORANGE,
+    PURPLE,
+    PUSH_LEFT,
+    PUSH_RIGHT,
+    TEXT_SIZES,
+    UNDECIDED_DOT,
+    finite_rows,
+    styled,
+)
 
 THETA_LIMIT_DEG = math.degrees(THETA_THRESHOLD)
-NUDGE_COLOR = "#e08214"
-BOUNDARY_COLOR = "#000000"
-VISITED_COLOR = "#1a1a1a"
 P_RIGHT_SCALE = alt.Scale(domain=[0, 0.5, 1], range=[PUSH_LEFT, NEUTRAL, PUSH_RIGHT])
-P_TRACE_SCALE = alt.Scale(domain=[0, 0.5, 1], range=[PUSH_LEFT, "#8c8c8c", PUSH_RIGHT])
+P_TRACE_SCALE = alt.Scale(domain=[0, 0.5, 1], range=[PUSH_LEFT, UNDECIDED_DOT, PUSH_RIGHT])
 """for dots on white: undecided is grey, not white"""
 THETA_TITLE = "pole angle θ (degrees)"
 THETA_DOT_TITLE = "pole angular velocity (rad/s)"
@@ -93,14 +104,14 @@ def heatmap_chart(grid: dict, boundary: dict | None = None, visited=None, large:
         dots = _frame({"theta": np.degrees(states[:, 2]), "theta_dot": states[:, 3]})
         layers.append(
             alt.Chart(dots)
-            .mark_circle(size=18 if large else 12, opacity=0.22, color=VISITED_COLOR, clip=True)
+            .mark_circle(size=18 if large else 12, opacity=0.22, color=INK, clip=True)
             .encode(x=alt.X("theta:Q", scale=x_scale), y=alt.Y("theta_dot:Q", scale=y_scale))
         )
     if boundary is not None and len(boundary["theta"]):
         line = _frame({k: boundary[k] for k in ("theta", "theta_dot", "segment", "order")})
         layers.append(
             alt.Chart(line)
-            .mark_line(color=BOUNDARY_COLOR, strokeWidth=4 if large else 3, clip=True)
+            .mark_line(color=BOUNDARY, strokeWidth=4 if large else 3, clip=True)
             .encode(
                 x=alt.X("theta:Q", scale=x_scale),
                 y=alt.Y("theta_dot:Q", scale=y_scale),
@@ -146,7 +157,7 @@ def weights_chart(weights: dict, large: bool = False, height: int = 220):
             tooltip=[alt.Tooltip("label:N", title="feature"), alt.Tooltip("weight:Q", format=".4f")],
         )
     )
-    font = 16 if large else 12
+    font = TEXT_SIZES["large" if large else "normal"]
     text_right = (
         bars.transform_filter("datum.weight >= 0")
         .mark_text(align="left", dx=4, fontSize=font, color=INK)
@@ -188,8 +199,8 @@ def traces_chart(episode, large: bool = False, panel_height: int = 95):
     nudge_steps = np.flatnonzero(nudges != 0)
     time_domain = [0, max(int(steps[-1]), 1)]
     panels = [
-        ("theta", np.degrees(states[:, 2]), steps, "θ (degrees)", [-THETA_LIMIT_DEG, THETA_LIMIT_DEG], "#762a83"),
-        ("x", states[:, 0], steps, "x (m)", [-X_THRESHOLD, X_THRESHOLD], "#1b7837"),
+        ("theta", np.degrees(states[:, 2]), steps, "θ (degrees)", [-THETA_LIMIT_DEG, THETA_LIMIT_DEG], PURPLE),
+        ("x", states[:, 0], steps, "x (m)", [-X_THRESHOLD, X_THRESHOLD], GREEN),
         ("p_right", p_right, steps[: len(p_right)], "P(push right)", [0.5], INK),
     ]
     charts = []
@@ -242,7 +253,7 @@ def traces_chart(episode, large: bool = False, panel_height: int = 95):
         if len(nudge_steps):
             layer.append(
                 alt.Chart(_frame({"t": nudge_steps.astype(np.float64)}))
-                .mark_rule(color=NUDGE_COLOR, strokeWidth=3)
+                .mark_rule(color=ORANGE, strokeWidth=3)
                 .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="nudge at step")])
             )
         charts.append(alt.layer(*layer).properties(height=panel_height))

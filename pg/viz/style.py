@@ -10,11 +10,18 @@ import numpy as np
 PUSH_LEFT = "#2166ac"  # P(right) = 0: blue
 NEUTRAL = "#f7f7f7"  # P(right) = 0.5: white
 PUSH_RIGHT = "#b2182b"  # P(right) = 1: red
+UNDECIDED_DOT = "#8c8c8c"  # P(right) = 0.5 for dots on white, where white would vanish: grey
+BOUNDARY = "#000000"  # the P = 0.5 decision boundary over the heatmap
 INK = "#1a1a1a"
 MUTED = "#6b7280"
-SERIES = ["#b2182b", "#2166ac", "#1b7837", "#762a83", "#e08214", "#4d4d4d"]
+GRID = "#e5e7eb"
+GREEN, PURPLE, ORANGE, GREY = "#1b7837", "#762a83", "#e08214", "#4d4d4d"
+SERIES = [PUSH_RIGHT, PUSH_LEFT, GREEN, PURPLE, ORANGE, GREY]
+"""one colour per series (estimators, diagnostics), in this order"""
 
 FONT_SIZES = {"normal": {"label": 13, "title": 15, "legend": 13}, "large": {"label": 18, "title": 21, "legend": 18}}
+TEXT_SIZES = {"normal": 12, "large": 16}
+"""text marks inside a chart (values on bars, the solve bars' labels) and subtitles"""
 
 
 def styled(chart, large: bool = False):
@@ -23,7 +30,7 @@ def styled(chart, large: bool = False):
     return (
         chart.configure_axis(
             labelFontSize=sizes["label"], titleFontSize=sizes["title"], titleFontWeight="normal",
-            labelColor=INK, titleColor=INK, gridColor="#e5e7eb", labelLimit=220,
+            labelColor=INK, titleColor=INK, gridColor=GRID, labelLimit=220,
         )
         .configure_legend(labelFontSize=sizes["legend"], titleFontSize=sizes["legend"], labelLimit=260)
         .configure_title(fontSize=sizes["title"] + 1, anchor="start", color=INK)

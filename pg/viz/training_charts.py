@@ -23,7 +23,7 @@ history      iteration, episode, ma_return, mean_length, grad_norm, entropy,
              baseline_value            one seed, per update
 evals        iteration, eval_return    updates with a completed greedy evaluation
 band         iteration, field, median, low, high   several seeds, per update
-bars         value, label              the solve bars (475 for v1, 195 for v0)
+bars         value, label              the solve bars (solve_bars: v1's, and v0's)
 ===========  =================================================================
 """
 
@@ -32,7 +32,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from pg.viz.style import INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, finite_rows, styled
+from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED
+from pg.viz.style import BOUNDARY, INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, TEXT_SIZES, finite_rows, styled
 
 RETURN_TITLE = "episode return (steps balanced)"
 DIAGNOSTICS = [
@@ -42,13 +43,13 @@ DIAGNOSTICS = [
     ("baseline_value", "baseline b (mean)"),
 ]
 BAND_FIELDS = ["ma_return", "eval_return"] + [f for f, _ in DIAGNOSTICS]
-V0_BAR, V1_BAR = 195.0, 475.0
 UPDATE_X = alt.X("iteration:Q", title="update", axis=alt.Axis(format="d", tickMinStep=1))
 
 
 def _bars(max_steps: int) -> alt.Chart:
     rules = alt.Chart(alt.NamedData("bars")).mark_rule(strokeDash=[6, 4], color=MUTED)
-    labels = alt.Chart(alt.NamedData("bars")).mark_text(align="left", dx=4, dy=-7, color=MUTED, fontSize=12)
+    labels = alt.Chart(alt.NamedData("bars")).mark_text(align="left", dx=4, dy=-7, color=MUTED,
+                                                       fontSize=TEXT_SIZES["normal"])
     return rules.encode(y="value:Q") + labels.encode(y="value:Q", x=alt.value(0), text="label:N")
 
 
@@ -154,27 +155,35 @@ def used_datasets(spec: dict) -> set[str]:
     return found
 
 
-def training_datasets(live, upto: int | None = None, max_points: int = 200) -> dict[str, pd.DataFrame]:
-    """The named datasets of the dashboard for a pg.runs.live.LiveRun, up to update ``upto``."""
-    max_steps = live.cfg.max_episode_steps
-    bars = [(V1_BAR, "475: CartPole-v1 solved"), (V0_BAR, "195: CartPole-v0 (200-step episodes) solved")]
-    bars = [(b, t) for b, t in bars if b <= max_steps]  # a bar above the y scale would wreck the layout
-    data = {"bars": pd.DataFrame({"value": pd.Series([b for b, _ in bars], dtype=float),
-                                  "label": pd.Series([t for _, t in bars], dtype=object)})}
-    if len(live.seeds) > 1:
-        frames = []
-        for field in BAND_FIELDS:
-            band = finite_rows(live.band(field, upto=upto, max_points=max_points))
-            frames.append(pd.DataFrame({**band, "field": field}))
+def solve_bars(max_steps: int) -> pd.DataFrame:
+    """The solve bars (columns value, label) that a y scale of 0 to ``max_steps`` holds: a bar
+    above the scale would wreck the layout."""
+    bars = [(CARTPOLE_V1_SOLVED, f"{CARTPOLE_V1_SOLVED:g}: CartPole-v1 solved"),
+            (CARTPOLE_V0_SOLVED, f"{CARTPOLE_V0_SOLVED:g}: CartPole-v0 (200-step episodes) solved")]
+    bars = [(b, t) for b, t in bars if b <= max_steps]
+    return pd.DataFrame({"value": pd.Series([b for b, _ in bars], dtype=float),
+                         "label": pd.Series([t for _, t in bars], dtype=object)})
+
+
+def training_datasets(max_steps: int, history: dict | None = None, episodes: dict | None = None,
+                      bands: dict[str, dict] | None = None) -> dict[str, pd.DataFrame]:
+    """The named datasets of the dashboard, from plain columns (pg.app.live_view.chart_columns
+    extracts them from a run, downsampled):
+
+    - one seed: ``history`` {iteration, episodes, ma_return, eval_return and the DIAGNOSTICS
+      fields: (U,) arrays} and ``episodes`` {episode, return: (E,) arrays};
+    - several seeds: ``bands`` {field: {iteration, median, low, high}} for each of BAND_FIELDS.
+
+    ``max_steps`` is the episode limit: the y scale's top, which decides the solve bars."""
+    data = {"bars": solve_bars(max_steps)}
+    if bands is not None:
+        frames = [pd.DataFrame({**finite_rows(bands[field]), "field": field}) for field in BAND_FIELDS]
         data["band"] = pd.concat(frames, ignore_index=True)
         return data
-    history = live.history(0, upto=upto, max_points=max_points)
     columns = {"iteration": history["iteration"], "episode": history["episodes"], "ma_return": history["ma_return"]}
     data["history"] = pd.DataFrame(finite_rows(columns | {f: history[f] for f, _ in DIAGNOSTICS}))
-    evals = finite_rows({"iteration": history["iteration"], "eval_return": history["eval_return"]})
-    data["evals"] = pd.DataFrame(evals)
-    points = live.episode_points(0, upto=upto, max_points=3 * max_points)
-    data["episodes"] = pd.DataFrame({"episode": points["episode"], "return": points["return"]})
+    data["evals"] = pd.DataFrame(finite_rows({"iteration": history["iteration"], "eval_return": history["eval_return"]}))
+    data["episodes"] = pd.DataFrame({"episode": episodes["episode"], "return": episodes["return"]})
     return data
 
 
@@ -223,7 +232,7 @@ def live_heatmap_chart(large: bool = False, height: int | None = None):
         color=alt.Color("p_right:Q", scale=P_RIGHT_SCALE, legend=alt.Legend(
             title="P(push right)", values=[0, 0.5, 1], orient="bottom", direction="horizontal", gradientLength=150)),
     )
-    line = alt.Chart(alt.NamedData("boundary")).mark_line(color="#000000", strokeWidth=3, clip=True).encode(
+    line = alt.Chart(alt.NamedData("boundary")).mark_line(color=BOUNDARY, strokeWidth=3, clip=True).encode(
         x=alt.X("theta:Q", scale=x_scale), y=alt.Y("theta_dot:Q", scale=y_scale), detail="segment:N", order="order:Q"
     )
     chart = (cells + line).properties(height=height or (300 if large else 250), width="container",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import central_fd, rel_err
+from live_helpers import recorded_history
 
 import pg
 from pg import TrainConfig, TrainingDiverged, evaluate, train
@@ -33,7 +34,7 @@ from pg.algo.reinforce import (
 from pg.algo.returns import reward_to_go
 from pg.algo.rollout import Roller
 from pg.envs import CartPole
-from pg.runs.history import HISTORY_FIELDS, RunRecorder
+from pg.runs.history import HISTORY_FIELDS
 
 PG_DIR = Path(pg.__file__).parent
 
@@ -52,14 +53,6 @@ def run(cfg: TrainConfig, **kwargs):
         updates.append(update)
         params_at_yield.append(update.policy.params.copy())
     return updates, params_at_yield
-
-
-def recorded_history(updates):
-    """{field: (U,)} history columns of ``updates``, as a run records them (RunRecorder)."""
-    recorder = RunRecorder(max_snapshots=0)
-    for update in updates:
-        recorder.add(update)
-    return recorder.history()
 
 
 def history_without_wall_time(updates):

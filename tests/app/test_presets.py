@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pg.runs.live import LiveRun, status_message
+from pg.algo.reinforce import ConfigError, TrainConfig, train
+from pg.app.live_view import run_status
 from pg.app.presets import (
     FORM_ADVANCED,
     FORM_MAIN,
@@ -21,7 +22,7 @@ from pg.app.presets import (
     preset_config,
     try_config,
 )
-from pg.algo.reinforce import TrainConfig, train
+from pg.runs.live import LiveRun
 
 FORM = FORM_MAIN + FORM_ADVANCED
 KINDS = {"choice", "int", "float", "bool", "text"}
@@ -82,8 +83,9 @@ def test_the_seed_blog_post_preset_as_measured():
     evaluated = np.flatnonzero(~np.isnan(history["eval_return"])) + 1
     assert evaluated.size and set(evaluated % 10) == {0}
     assert history["eval_return"][-1] == 500.0
-    kind, text = status_message(live)
-    assert kind == "success" and text.startswith("Solved at update 260: greedy mean return 500.0 over 100 episodes")
+    status = run_status(live)
+    assert status.level == "solved"
+    assert status.text.startswith("Solved at update 260: greedy mean return 500.0 over 100 episodes")
     # the live driver and the plain generator agree
     last = list(train(cfg))[-1]
     assert (last.iteration, last.env_steps, last.stop_reason) == (260, 19_176, "solved")
@@ -136,6 +138,9 @@ def test_form_values_writes_texts():
     values = form_values(TrainConfig())
     assert (values["hidden"], values["max_grad_norm"], values["solve_return"]) == ("32", "none", "none")
     assert form_values(TrainConfig(max_episode_steps=200))["solve_return"] == "none"  # the v0 bar is the default
+    # a bar is "none" only where it is the default of the config's time limit
+    assert form_values(TrainConfig(solve_return=195.0))["solve_return"] == "195"
+    assert form_values(TrainConfig(max_episode_steps=100))["solve_return"] == "none"
 
 
 @pytest.mark.parametrize(
@@ -174,8 +179,9 @@ def test_config_from_form_parses_the_text_fields(edit, expected):
     ],
 )
 def test_config_from_form_names_the_field_at_fault(edit, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message) as raised:
         config_from_form({**form_values(TrainConfig()), **edit})
+    assert raised.value.field == message.split()[0] and raised.value.field in edit
 
 
 def test_the_page_budgets_cap_what_a_run_may_take():

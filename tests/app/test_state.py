@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pg.runs.live import MAX_SEEDS
-from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 from pg.algo.reinforce import TrainConfig
+from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 from pg.app.state import (
     APP_KEYS,
     MAX_LENGTH,
@@ -26,16 +25,40 @@ from pg.app.state import (
     TrainState,
     defaults,
     from_query,
-    is_valid,
     preset_values,
     slug,
     specs,
     to_query,
 )
+from pg.runs.live import MAX_SEEDS
 
 CONFIG = [name for name, *_ in FORM_MAIN + FORM_ADVANCED]
 KINDS = [AppState, HomeState, TheoremState, TrainState, HeatmapState, ReplayState, CompareState]
 PAGE_KINDS = [TheoremState, TrainState, HeatmapState, ReplayState, CompareState]
+
+
+def allows(spec, value) -> bool:
+    """Whether ``value`` is a value of a field: None where it is optional, else a value that
+    the field writes and reads back unchanged."""
+    if value is None:
+        return spec.optional
+    try:
+        return spec.read(spec.write(value)) == value
+    except ValueError:
+        return False
+
+
+def is_valid(state) -> bool:
+    """Every field holds one of its allowed values, and a TrainState makes a TrainConfig:
+    what from_query must always return."""
+    if not all(allows(spec, getattr(state, name)) for name, spec in specs(type(state)).items()):
+        return False
+    if type(state) is TrainState:
+        try:
+            config_from_form({name: getattr(state, name) for name in CONFIG})
+        except ValueError:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,6 +136,28 @@ def test_a_preset_sets_every_config_field():
         assert warnings == []
         assert {f: getattr(state, f) for f in CONFIG} == preset_values(name)
         assert {f: getattr(state, f) for f in CONFIG}.items() <= form_values(preset_config(name)).items()
+
+
+ROUND_TRIP_CONFIGS = [(name, preset_config(name)) for name in PRESETS] + [
+    ("fastest", TrainConfig(solve_return=195.0)),  # v0's bar on v1's 500-step episodes: not the default
+    ("fastest", TrainConfig(max_episode_steps=200, solve_return=195.0)),  # v0's bar where it is the default
+    ("CartPole-v0 (the 195 bar)", preset_config("CartPole-v0 (the 195 bar)", solve_return=150.0)),
+    ("fastest", TrainConfig(max_episode_steps=100)),
+    ("fastest", TrainConfig(max_episode_steps=100, solve_return=90.0)),
+]
+
+
+@pytest.mark.parametrize("preset, cfg", ROUND_TRIP_CONFIGS, ids=lambda x: getattr(x, "solve_return", x))
+def test_a_config_comes_back_unchanged_from_the_form_and_from_a_link(preset, cfg):
+    """TrainConfig -> the form's values -> TrainConfig, and on through a link: TrainState ->
+    query -> TrainState -> TrainConfig. (TrainConfig(solve_return=195.0) on 500-step episodes
+    came back as 475: the form wrote "none" for 195 whatever the time limit.)"""
+    values = form_values(cfg)
+    assert config_from_form(values) == cfg
+    state = dataclasses.replace(TrainState(), preset=preset, **{name: values[name] for name in CONFIG})
+    back, warnings = from_query(TrainState, to_query(state))
+    assert warnings == [] and back == state
+    assert config_from_form({name: getattr(back, name) for name in CONFIG}) == cfg
 
 
 # random valid states ---------------------------------------------------------------------------

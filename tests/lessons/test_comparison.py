@@ -15,6 +15,18 @@ import pandas as pd
 import pytest
 
 from pg import cli
+from pg.algo.reinforce import initial_policy, train
+from pg.lessons.comparison import (
+    CHECKPOINTS,
+    MID_RETURN,
+    TABLE_COLUMNS,
+    CompareSettings,
+    Comparison,
+    describe,
+    formatted_table,
+    text_table,
+)
+from pg.lessons.variance import gradient_probe
 from pg.viz.comparison_charts import (
     CHECKPOINT_TITLES,
     DATASETS,
@@ -25,19 +37,6 @@ from pg.viz.comparison_charts import (
     with_data,
 )
 from pg.viz.style import FONT_SIZES
-from pg.lessons.comparison import (
-    CHECKPOINTS,
-    MID_RETURN,
-    TABLE_COLUMNS,
-    CompareSettings,
-    Comparison,
-    ComparisonRegistry,
-    describe,
-    formatted_table,
-    text_table,
-)
-from pg.algo.reinforce import initial_policy, train
-from pg.lessons.variance import gradient_probe
 
 REPO = Path(__file__).resolve().parents[2]
 # small: reinforce fails its budget, the batch mean solves some seeds, td0 needs a critic
@@ -192,15 +191,6 @@ def test_settings_normalise_names_and_build_the_base_config():
     assert s.seeds == [0, 1, 2, 3, 4] and hash(s) == hash(CompareSettings(("gae:0.95", "rtg")))
 
 
-def test_registry_shares_by_settings_and_forgets_the_oldest():
-    registry = ComparisonRegistry(max_entries=2)
-    a = registry.get(SMALL)
-    assert registry.get(replace(SMALL)) is a and registry.created == 1
-    registry.get(replace(SMALL, seed=5))
-    registry.get(replace(SMALL, seed=6))
-    assert len(registry) == 2 and registry.get(SMALL) is not a and registry.created == 4
-
-
 # ---------------------------------------------------------------------------------------------
 # Charts
 # ---------------------------------------------------------------------------------------------
@@ -237,8 +227,15 @@ def test_large_charts_use_the_projector_type_sizes():
         panel_chart("pie", ("a",))
 
 
+def comparison_datasets(comparison: Comparison, points: int = 200) -> dict[str, pd.DataFrame]:
+    """The datasets of a comparison as the page builds them: its columns, then frames."""
+    curves = {x: comparison.curves(x, points) for x in ("env_steps", "wall_time")}
+    return compare_datasets(curves, comparison.solve_points(), comparison.variance_rows(),
+                            comparison.settings.base_config().max_episode_steps)
+
+
 def test_datasets_are_the_comparisons_numbers_without_nan(small):
-    data = compare_datasets(small, points=60)
+    data = comparison_datasets(small, points=60)
     curves = small.curves("env_steps", 60)
     np.testing.assert_array_equal(data["curves_env_steps"]["median"].to_numpy(), curves["median"])
     assert list(data["variance"].columns) == ["estimator", "checkpoint", "variance", "relative_variance",
@@ -251,9 +248,11 @@ def test_datasets_are_the_comparisons_numbers_without_nan(small):
         numeric = frame.select_dtypes("number")
         assert np.isfinite(numeric.to_numpy()).all()
     assert data["bars"]["value"].tolist() == [475.0]
+    curves = {x: small.curves(x, 60) for x in ("env_steps", "wall_time")}
+    assert compare_datasets(curves, small.solve_points(), [], max_steps=200)["bars"].empty, "no bar above the y scale"
     spec = with_data(compare_specs(tuple(s.label for s in SMALL.specs))["variance"], "variance", data)
     assert list(spec["datasets"]) == ["variance"]
-    empty = compare_datasets(Comparison(SMALL))
+    empty = comparison_datasets(Comparison(SMALL))
     assert all(isinstance(f, pd.DataFrame) for f in empty.values()) and len(empty["variance"]) == 0
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from app_helpers import open_page, texts
+from live_helpers import recorded_history
 
-from pg.runs.checkpoint import Run
-from pg.viz.policy_grid import linear_weights, policy_grid
-from pg.runs.history import history_from_updates
 from pg.algo.policies import make_policy
 from pg.algo.reinforce import TrainConfig, train
+from pg.runs.checkpoint import Run
+from pg.viz.policy_grid import linear_weights, policy_grid
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -49,7 +49,7 @@ def short_run(kind: str = "linear", updates: int = 3) -> Run:
     return Run(
         policy=updates_seen[-1].policy,
         config=cfg.to_dict(),
-        history=history_from_updates(updates_seen),
+        history=recorded_history(updates_seen),
         snapshots=[(u.iteration, u.policy) for u in updates_seen],
     )
 

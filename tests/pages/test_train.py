@@ -17,12 +17,13 @@ import pyarrow as pa
 import pytest
 from app_helpers import open_page
 
-from pg.viz.training_charts import live_heatmap_datasets
-from pg.runs.checkpoint import load_run
-from pg.runs.live import LiveRun, progress_text, status_message
 from pg.algo.policies import SoftmaxPolicy
-from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 from pg.algo.reinforce import TrainConfig, train
+from pg.app.live_view import progress_text, run_status
+from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
+from pg.runs.checkpoint import load_run
+from pg.runs.live import LiveRun
+from pg.viz.training_charts import live_heatmap_datasets
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -193,7 +194,7 @@ def test_start_trains_to_the_end_and_publishes_the_run(at):
     live = at.session_state["live"]
     assert live.finished and live.n == 18 and live.seeds[0].stop_reason == "solved"
     assert at.session_state["running"] is False and at.session_state["shown"] == 18
-    assert banner(at) == status_message(live) and banner(at)[0] == "success"
+    assert run_status(live).level == "solved" and banner(at) == ("success", run_status(live).text)
     assert caption(at) == progress_text(live) and caption(at).startswith("update 18 · 23,967 env steps · ")
     assert disabled(at) == {"train_start": False, "train_stop": True, "train_step": False, "train_reset": False}
     # what Heatmap and Replay read
@@ -313,7 +314,8 @@ def test_several_seeds_are_drawn_as_bands(at):
     live = at.session_state["live"]
     assert len(live.seeds) == 3 and live.finished
     kind, text = banner(at)
-    assert (kind, text) == status_message(live) and text.startswith("3 of 3 seeds solved: seed 0 at update 18")
+    assert run_status(live).level == "solved" and (kind, text) == ("success", run_status(live).text)
+    assert text.startswith("3 of 3 seeds solved: seed 0 at update 18")
     assert caption(at).endswith("(seed 0; 3 seeds in all)")
     band = dataset(at, "band")
     assert set(band["field"]) >= {"ma_return", "mean_length", "grad_norm", "entropy", "baseline_value"}
@@ -377,7 +379,7 @@ def test_a_run_forced_to_diverge_shows_why_and_keeps_the_last_good_policy(at, mo
     assert live.cfg == cfg
     assert live.finished and live.seeds[0].stop_reason == "diverged" and live.n == 2
     (error,) = at.error
-    assert (("error", error.value)) == status_message(live)
+    assert run_status(live).level == "diverged" and error.value == run_status(live).text
     assert error.value.startswith("training diverged at update 3: a parameter is not finite. The run stopped and "
                                   "kept the last policy whose numbers were finite")
     params = live.policy.params

@@ -14,6 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from live_helpers import recorded_history
 
 from pg.algo.policies import SoftmaxPolicy, make_policy
 from pg.algo.reinforce import TrainConfig, train
@@ -28,7 +29,7 @@ from pg.runs.checkpoint import (
     policy_to_bytes,
     save_policy,
 )
-from pg.runs.history import HISTORY_FIELDS, RunRecorder
+from pg.runs.history import HISTORY_FIELDS
 
 # ---------------------------------------------------------------------------------------------
 # Builders
@@ -198,14 +199,6 @@ def test_save_to_an_open_binary_file(tmp_path):
     with open(tmp_path / "p.npz", "wb") as f:
         save_policy(f, policy, history={"iteration": [1, 2]})
     np.testing.assert_array_equal(load_run(tmp_path / "p.npz").history["iteration"], [1.0, 2.0])
-
-
-def recorded_history(updates):
-    """{field: (U,)} history columns of ``updates``, as a run records them (RunRecorder)."""
-    recorder = RunRecorder(max_snapshots=0)
-    for update in updates:
-        recorder.add(update)
-    return recorder.history()
 
 
 def test_history_and_snapshots_of_a_real_run_round_trip():

@@ -1,5 +1,4 @@
-"""pg.runs.live (the chunked training driver behind the live page) and pg.runs.history (the columns it
-records, their downsampling and snapshots), without Streamlit.
+"""pg.runs.live (the chunked training driver behind the live page), without Streamlit.
 
 The driver must not change what is computed: a run trained in chunks of any size, or seed by
 seed side by side, equals the same run from ``pg.algo.reinforce.train`` in one go.
@@ -15,35 +14,14 @@ import warnings
 
 import numpy as np
 import pytest
+from live_helpers import finish, quick, recorded_history
 
-from pg.runs.checkpoint import Run, load_run
-from pg.runs.history import HISTORY_FIELDS, Columns, RunRecorder, SnapshotKeeper, downsample_index, history_from_updates
-from pg.runs.live import (
-    MAX_SEEDS,
-    MOVING_AVERAGE_EPISODES,
-    LiveRun,
-    RunRegistry,
-    follow,
-    pace_through,
-    progress_text,
-    status_message,
-    step_view,
-)
 from pg.algo.policies import SoftmaxPolicy
 from pg.algo.reinforce import TrainConfig, initial_policy, train
-
-# small and quick: short episodes, few evaluation episodes
-QUICK = dict(batch_episodes=4, eval_episodes=10, max_episode_steps=100, seed=3)
-
-
-def quick(**overrides) -> TrainConfig:
-    return TrainConfig(**{**QUICK, **overrides})
-
-
-def finish(live: LiveRun) -> LiveRun:
-    while not live.finished:
-        live.advance(5.0)
-    return live
+from pg.app.live_view import run_status
+from pg.runs.checkpoint import Run, load_run
+from pg.runs.history import HISTORY_FIELDS
+from pg.runs.live import MAX_SEEDS, MOVING_AVERAGE_EPISODES, LiveRun
 
 
 def assert_same_history(a: dict, b: dict):
@@ -55,106 +33,12 @@ def assert_same_history(a: dict, b: dict):
 
 
 # ---------------------------------------------------------------------------------------------
-# pg.runs.history: downsampling, columns, snapshots
-# ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("n", [0, 1, 2, 5, 400])
-def test_downsample_index_keeps_everything_when_it_fits(n):
-    np.testing.assert_array_equal(downsample_index(n, 400), np.arange(n))
-
-
-@pytest.mark.parametrize("n, max_points", [(401, 400), (1000, 400), (12_345, 400), (10**6, 1200), (7, 2), (50, 3)])
-def test_downsample_index_is_bounded_sorted_even_and_keeps_both_ends(n, max_points):
-    index = downsample_index(n, max_points)
-    assert 2 <= len(index) <= max_points
-    assert index[0] == 0 and index[-1] == n - 1
-    assert np.all(np.diff(index) > 0) and index.dtype.kind == "i"
-    gaps = np.diff(index)
-    assert gaps.max() - gaps.min() <= 1, "evenly spaced"
-
-
-def test_downsample_index_grows_no_longer_with_the_history():
-    sizes = [len(downsample_index(n, 400)) for n in (1000, 10_000, 100_000, 1_000_000)]
-    assert max(sizes) <= 400
-
-
-def test_columns_grow_past_their_capacity_and_hand_out_read_only_views():
-    columns = Columns(("a", "b"), capacity=2)
-    for i in range(1000):
-        columns.append({"a": i, "b": 2.0 * i})
-    assert columns.n == 1000
-    np.testing.assert_array_equal(columns.column("a"), np.arange(1000.0))
-    view = columns.column("b")
-    with pytest.raises(ValueError):
-        view[0] = 1.0
-    copies = columns.as_dict()
-    copies["a"][0] = -1.0
-    assert columns.column("a")[0] == 0.0, "as_dict returns copies"
-    sample = columns.sample(10)
-    assert len(sample["a"]) == 10 and sample["a"][0] == 0 and sample["a"][-1] == 999
-    np.testing.assert_array_equal(sample["b"], 2 * sample["a"])
-
-
-def test_columns_start_empty():
-    columns = Columns(("x",))
-    assert columns.n == 0 and columns.column("x").shape == (0,) and columns.sample(5)["x"].shape == (0,)
-
-
-@pytest.mark.parametrize("limit, total", [(5, 3), (5, 100), (200, 10_000), (1, 50)])
-def test_snapshot_keeper_bounds_memory_and_keeps_the_first_and_last(limit, total):
-    keeper = SnapshotKeeper(limit)
-    most_held = 0
-    for it in range(total + 1):
-        keeper.add(it, np.array([float(it)]))
-        most_held = max(most_held, len(keeper.kept))
-    assert most_held <= 2 * limit + 1
-    kept = keeper.snapshots()
-    iterations = [it for it, _ in kept]
-    assert len(kept) == min(limit, total + 1) if limit > 1 else len(kept) == 1
-    assert iterations == sorted(iterations)
-    if limit > 1:
-        assert iterations[0] == 0 and iterations[-1] == total
-    for it, params in kept:
-        assert params[0] == it, "each snapshot is the one taken at its iteration"
-
-
-def test_snapshot_keeper_spreads_its_picks_over_the_run():
-    keeper = SnapshotKeeper(10)
-    for it in range(1001):
-        keeper.add(it, np.zeros(1))
-    iterations = np.array([it for it, _ in keeper.snapshots()])
-    assert np.diff(iterations).max() <= 2 * 1000 / 9
-
-
-def test_snapshot_keeper_with_limit_zero_keeps_nothing():
-    keeper = SnapshotKeeper(0)
-    keeper.add(1, np.zeros(2))
-    assert keeper.snapshots() == []
-
-
-def test_run_recorder_records_what_history_from_updates_computes():
-    updates = list(train(quick(max_updates=6, eval_every=2, eval_early_stop=False)))
-    recorder = RunRecorder(max_snapshots=50)
-    for update in updates:
-        recorder.add(update)
-    assert recorder.n == 6 and recorder.episodes == 6 * 4
-    expected = history_from_updates(updates)
-    got = recorder.history()
-    assert tuple(got) == HISTORY_FIELDS
-    for name in HISTORY_FIELDS:
-        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
-    assert np.isnan(got["eval_return"][0]) and not np.isnan(got["eval_return"][1])
-    snaps = recorder.keeper.snapshots()
-    assert [it for it, _ in snaps] == list(range(1, 7))
-    np.testing.assert_array_equal(snaps[-1][1], updates[-1].policy.params)
-
-
-# ---------------------------------------------------------------------------------------------
 # LiveRun: chunked training gives the same run as train()
 # ---------------------------------------------------------------------------------------------
 def test_a_run_trained_in_chunks_equals_train_in_one_go():
     cfg = quick(max_updates=12, eval_every=3, stop_on_solve=False)
     updates = list(train(cfg))
-    reference = history_from_updates(updates)
+    reference = recorded_history(updates)
     for chunks in ([1] * 12, [5, 5, 2], [12]):
         live = LiveRun(cfg)
         for k in chunks:
@@ -426,9 +310,10 @@ def test_a_diverging_seed_stops_and_keeps_its_last_finite_policy(monkeypatch):
     assert live.error == "training diverged at update 3: a parameter is not finite"
     assert np.isfinite(live.policy.params).all()
     np.testing.assert_array_equal(live.policy.params, live.policy_at(2).params)
-    kind, text = status_message(live)
-    assert kind == "error" and text.startswith("training diverged at update 3: a parameter is not finite. ")
-    assert "kept the last policy whose numbers were finite" in text
+    status = run_status(live)
+    assert status.level == "diverged"
+    assert status.text.startswith("training diverged at update 3: a parameter is not finite. ")
+    assert "kept the last policy whose numbers were finite" in status.text
     np.testing.assert_array_equal(load_run(live.policy_file()).policy.params, live.policy.params)
     np.testing.assert_array_equal(live.to_run().policy.params, live.policy.params)
 
@@ -445,99 +330,12 @@ def test_a_diverging_seed_leaves_the_other_seeds_training(monkeypatch):
     assert [s.recorder.n for s in live.seeds] == [4, 1, 4]
     assert live.error == "training diverged at update 2: the gradient or the loss is not finite"
     np.testing.assert_array_equal(live.seeds[1].policy.params, live.policy_at(1, i=1).params)
-    assert status_message(live)[0] == "error", "diverged beats solved and out of budget"
+    assert run_status(live).level == "diverged", "diverged beats solved and out of budget"
 
 
 # ---------------------------------------------------------------------------------------------
-# The banner and the caption
+# Sharing: one run read and advanced by several sessions at once
 # ---------------------------------------------------------------------------------------------
-def test_status_message_before_anything_and_while_running():
-    live = LiveRun(quick(max_updates=50, stop_on_solve=False, eval_every=1000))
-    assert status_message(live) is None
-    live.step()
-    assert status_message(live) is None
-
-
-def test_status_message_when_out_of_budget():
-    live = finish(LiveRun(quick(max_updates=3, eval_every=1000)))
-    assert status_message(live) == ("warning", "Not solved: stopped by max updates at update 3.")
-
-
-def test_status_message_when_solved_names_update_return_and_cost():
-    live = finish(LiveRun(TrainConfig(seed=0)))
-    s = live.seeds[0].solved
-    kind, text = status_message(live)
-    assert kind == "success"
-    assert text == (f"Solved at update {s.iteration}: greedy mean return {s.eval_return:.1f} over 100 episodes "
-                    f"≥ 475, after {s.wall_time:.2f} s of training, {s.episodes:,} episodes and "
-                    f"{s.env_steps:,} env steps.")
-
-
-def test_status_message_for_several_seeds_counts_the_solved_ones():
-    live = LiveRun(TrainConfig(seed=0, max_updates=30), n_seeds=3)
-    finish(live)
-    kind, text = status_message(live)
-    solved = [s for s in live.seeds if s.solved]
-    assert kind == "success" and text.startswith(f"{len(solved)} of 3 seeds solved: seed 0 at update ")
-    for s in solved:
-        assert f"seed {s.cfg.seed} at update {s.solved.iteration} ({s.solved.wall_time:.2f} s" in text
-
-
-def test_status_message_for_a_viewer_behind_the_computation():
-    """A session replaying a shared run sees only what it has reached."""
-    live = finish(LiveRun(TrainConfig(seed=0)))
-    solved_at = live.seeds[0].solved.iteration
-    assert status_message(live, upto=solved_at - 1) is None
-    assert status_message(live, upto=solved_at)[0] == "success"
-    many = finish(LiveRun(TrainConfig(seed=0), n_seeds=2))
-    first = min(s.solved.iteration for s in many.seeds)
-    assert status_message(many, upto=first - 1) is None
-    assert status_message(many, upto=first) == ("success", "1 of 2 seeds solved so far.")
-
-
-def test_progress_text():
-    live = LiveRun(quick(max_updates=5, stop_on_solve=False))
-    assert progress_text(live) == "update 0 · nothing trained yet"
-    finish(live)
-    h = live.history(0)
-    assert progress_text(live) == f"update 5 · {int(h['env_steps'][-1]):,} env steps · {h['wall_time'][-1]:.2f} s of training"
-    assert progress_text(live, upto=2).startswith(f"update 2 · {int(h['env_steps'][1]):,} env steps · ")
-    assert progress_text(live, upto=99).startswith("update 5 · ")
-    many = LiveRun(quick(max_updates=1), n_seeds=2)
-    many.step()
-    assert progress_text(many).endswith(" s of training (seed 3; 2 seeds in all)")
-
-
-# ---------------------------------------------------------------------------------------------
-# Sharing: one computation for every session with the same settings
-# ---------------------------------------------------------------------------------------------
-def test_run_registry_hands_out_one_run_per_settings_and_forgets_the_oldest():
-    registry = RunRegistry(max_entries=2)
-    a = registry.get(quick(), 1)
-    assert registry.get(quick(), 1) is a and registry.created == 1
-    b = registry.get(quick(), 2)
-    c = registry.get(quick(seed=4), 1)
-    assert len({id(a), id(b), id(c)}) == 3 and registry.created == 3 and len(registry) == 2
-    assert registry.get(quick(seed=4), 1) is c, "recently used: kept"
-    assert registry.get(quick(), 1) is not a, "the least recently used was evicted"
-
-
-def test_run_registry_announces_each_new_run_once_however_many_threads_ask():
-    registry, announced = RunRegistry(), []
-    barrier = threading.Barrier(8)
-
-    def ask():
-        barrier.wait()
-        registry.get(quick(seed=9), 1, announced.append)
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(announced) == 1 == registry.created and announced[0] is registry.get(quick(seed=9), 1)
-
-
 def test_a_shared_run_trained_from_two_threads_is_the_same_run():
     cfg = quick(max_updates=40, stop_on_solve=False, eval_every=5)
     shared = LiveRun(cfg)
@@ -562,71 +360,3 @@ def test_a_shared_run_trained_from_two_threads_is_the_same_run():
     reference = finish(LiveRun(cfg))
     assert_same_history(shared.history(0), reference.history(0))
     assert math.isclose(shared.compute_seconds, shared.clock.column("seconds")[-1])
-
-
-# ---------------------------------------------------------------------------------------------
-# A viewer's frames: follow (as fast as possible, shared) and pace_through (human pace)
-# ---------------------------------------------------------------------------------------------
-class FakeClock:
-    """now() and sleep() on a clock that only moves when slept on."""
-
-    def __init__(self):
-        self.t, self.slept = 0.0, []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
-
-
-def test_follow_computes_what_nobody_has_and_shows_all_of_it():
-    live = LiveRun(quick(max_updates=30, stop_on_solve=False))
-    shown, view = follow(live, 0.0, 0.05)
-    assert live.n >= 1 and shown == live.n and view >= live.compute_seconds > 0
-
-
-def test_follow_replays_a_computed_run_at_the_speed_it_was_computed():
-    live = finish(LiveRun(quick(max_updates=60, stop_on_solve=False, eval_every=5)))
-    n, computed = live.n, live.compute_seconds
-    clock, view, frames = FakeClock(), 0.0, []
-    while not frames or frames[-1] < n:
-        shown, view = follow(live, view, 0.01, clock.sleep, clock.now)
-        frames.append(shown)
-        assert shown == (n if view >= computed else live.updates_at(view))
-        assert len(frames) < 10_000
-    assert live.n == n and live.compute_seconds == computed, "nothing computed again"
-    assert frames == sorted(frames) and len(frames) == math.ceil(computed / 0.01 - 1e-9)
-    assert clock.slept == [0.01] * len(frames)
-
-
-def test_pace_through_shows_pace_updates_a_second_and_computes_only_just_ahead():
-    live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
-    clock = FakeClock()
-    shown, last, frames = 0, clock.now(), []
-    while shown < 12:
-        shown, last = pace_through(live, shown, last, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
-        frames.append(shown)
-        assert live.n == shown, "never more computed than shown"
-    assert frames == [2, 4, 6, 8, 10, 12] and clock.slept == [0.2] * 6
-    # a slow pace still moves: at least one update a frame, and never past the end of the run
-    slow = LiveRun(quick(max_updates=2, stop_on_solve=False, eval_every=100))
-    shown, last = 0, clock.now()
-    for _ in range(4):
-        shown, last = pace_through(slow, shown, last, pace=1, tick=0.2, sleep=clock.sleep, now=clock.now)
-    assert shown == slow.n == 2
-
-
-def test_step_view_computes_only_what_nobody_has_and_matches_names_the_settings():
-    live = LiveRun(quick(max_updates=3, stop_on_solve=False, eval_every=100))
-    assert step_view(live, 0) == 1 and live.n == 1, "the first Step computes the first update"
-    other_viewer = step_view(live, 0)
-    assert other_viewer == 1 and live.n == 1, "a viewer behind the run is shown what exists, nothing computed"
-    shown = 1
-    for _ in range(5):
-        shown = step_view(live, shown)
-    assert shown == live.n == 3 and live.finished, "never past the end of the run"
-    assert live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 1)
-    assert not live.matches(quick(max_updates=4, stop_on_solve=False, eval_every=100), 1)
-    assert not live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 2)

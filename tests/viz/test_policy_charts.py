@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from pg.viz.policy_charts import heatmap_chart, traces_chart, weights_chart
-from pg.viz.style import NEUTRAL, PUSH_LEFT, PUSH_RIGHT
-from pg.viz.episode import Episode, run_episode
-from pg.viz.policy_grid import decision_boundary, linear_weights, policy_grid
 from pg.algo.policies import make_policy
+from pg.viz.episode import Episode, run_episode
+from pg.viz.policy_charts import heatmap_chart, traces_chart, weights_chart
+from pg.viz.policy_grid import decision_boundary, linear_weights, policy_grid
+from pg.viz.style import NEUTRAL, PUSH_LEFT, PUSH_RIGHT
 
 POLICY = make_policy("linear", seed=1, init_scale=3.0)
 

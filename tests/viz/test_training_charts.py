@@ -11,6 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pg.algo.policies import make_policy
+from pg.algo.reinforce import TrainConfig
+from pg.app.live_view import chart_columns
+from pg.runs.live import LiveRun
+from pg.viz.policy_grid import policy_grid
 from pg.viz.style import PUSH_LEFT, PUSH_RIGHT
 from pg.viz.training_charts import (
     BAND_FIELDS,
@@ -27,10 +32,6 @@ from pg.viz.training_charts import (
     used_datasets,
     with_datasets,
 )
-from pg.viz.policy_grid import policy_grid
-from pg.runs.live import LiveRun
-from pg.algo.policies import make_policy
-from pg.algo.reinforce import TrainConfig
 
 SINGLE_DATA = {"returns": {"episodes", "history", "bars"}, "eval": {"evals", "bars"}}
 SINGLE_DATA |= {field: {"history"} for field, _ in DIAGNOSTICS}
@@ -54,6 +55,11 @@ def mark(layer: dict) -> str:
 
 def by_mark(spec: dict, kind: str) -> list[dict]:
     return [layer for layer in layers(spec) if mark(layer) == kind]
+
+
+def run_datasets(live: LiveRun, upto: int | None = None, max_points: int = 200) -> dict[str, pd.DataFrame]:
+    """The datasets of a run as the page builds them: its columns (pg.app.live_view), then frames."""
+    return training_datasets(**chart_columns(live, upto, max_points))
 
 
 def assert_finite(frame: pd.DataFrame):
@@ -193,7 +199,7 @@ def test_with_datasets_sends_each_chart_only_its_own_data_and_leaves_the_spec_al
 def test_arrow_datasets_encode_every_dataset_once_and_losslessly(single):
     import pyarrow as pa
 
-    data = training_datasets(single) | live_heatmap_datasets(single.policy)
+    data = run_datasets(single) | live_heatmap_datasets(single.policy)
     encoded = arrow_datasets(data)
     assert set(encoded) == set(data) and all(isinstance(b, bytes) for b in encoded.values())
     for name, frame in data.items():
@@ -204,7 +210,7 @@ def test_arrow_datasets_encode_every_dataset_once_and_losslessly(single):
 
 
 def test_single_seed_datasets_columns_and_no_nan(single):
-    data = training_datasets(single, max_points=400)
+    data = run_datasets(single, max_points=400)
     assert set(data) == {"bars", "history", "evals", "episodes"}
     assert list(data["history"].columns) == ["iteration", "episode", "ma_return", *[f for f, _ in DIAGNOSTICS]]
     assert list(data["evals"].columns) == ["iteration", "eval_return"]
@@ -218,7 +224,7 @@ def test_single_seed_datasets_columns_and_no_nan(single):
 
 
 def test_by_default_a_redraw_sends_at_most_200_points_per_line_and_600_dots(single):
-    data = training_datasets(single)
+    data = run_datasets(single)
     assert len(data["history"]) == 200 and len(data["evals"]) <= 200 and len(data["episodes"]) == 600
     assert data["history"]["iteration"].iloc[-1] == 300 and data["episodes"]["episode"].iloc[-1] == 1200
     assert len(live_heatmap_datasets(single.policy)["grid"]) == 25 * 25
@@ -227,19 +233,19 @@ def test_by_default_a_redraw_sends_at_most_200_points_per_line_and_600_dots(sing
 def test_the_solve_bars_follow_the_episode_limit(single):
     """Only the bars the y scale (0 to the episode limit) holds: a 195 bar over 30-step
     episodes drew above the plot and pushed the returns chart out of its frame."""
-    bars = training_datasets(single)["bars"]
+    bars = run_datasets(single)["bars"]
     assert len(bars) == 0 and list(bars.columns) == ["value", "label"]  # 30-step episodes
     for steps, expected in ((200, [195.0]), (300, [195.0]), (500, [475.0, 195.0]), (1000, [475.0, 195.0])):
         live = LiveRun(TrainConfig(max_episode_steps=steps, batch_episodes=2, eval_episodes=5))
         live.step()
-        bars = training_datasets(live)["bars"]
+        bars = run_datasets(live)["bars"]
         assert list(bars["value"]) == expected, steps
         assert bars["label"].str.startswith(("475", "195")).all()
-    assert len(arrow_datasets({"bars": training_datasets(single)["bars"]})["bars"]) > 0, "an empty table still encodes"
+    assert len(arrow_datasets({"bars": run_datasets(single)["bars"]})["bars"]) > 0, "an empty table still encodes"
 
 
 def test_datasets_are_downsampled_whatever_the_length(single):
-    data = training_datasets(single, max_points=50)
+    data = run_datasets(single, max_points=50)
     assert len(data["history"]) <= 50 and len(data["evals"]) <= 50
     assert len(data["episodes"]) <= 150
     assert data["history"]["iteration"].iloc[0] == 1 and data["history"]["iteration"].iloc[-1] == 300
@@ -247,21 +253,40 @@ def test_datasets_are_downsampled_whatever_the_length(single):
 
 
 def test_datasets_up_to_an_update(single):
-    data = training_datasets(single, upto=100, max_points=400)
+    data = run_datasets(single, upto=100, max_points=400)
     assert data["history"]["iteration"].max() == 100
     assert data["evals"]["iteration"].max() == 98
     assert data["episodes"]["episode"].max() == 400
 
 
+def test_datasets_are_the_columns_given_without_their_nan_rows():
+    """Arrays in: NaN (an update without an evaluation) and infinite values never reach a chart."""
+    nan = np.nan
+    history = {"iteration": np.array([1.0, 2.0, 3.0]), "episodes": np.array([4.0, 8.0, 12.0]),
+               "ma_return": np.array([10.0, 12.0, 15.0]), "eval_return": np.array([nan, 30.0, nan]),
+               **{f: np.array([1.0, np.inf if f == "grad_norm" else 2.0, 3.0]) for f, _ in DIAGNOSTICS}}
+    episodes = {"episode": np.arange(1.0, 13.0), "return": np.arange(12.0)}
+    data = training_datasets(500, history=history, episodes=episodes)
+    assert set(data) == {"bars", "history", "evals", "episodes"}
+    np.testing.assert_array_equal(data["history"]["iteration"], [1.0, 3.0])
+    np.testing.assert_array_equal(data["history"]["episode"], [4.0, 12.0])
+    np.testing.assert_array_equal(data["evals"]["eval_return"], [30.0])
+    np.testing.assert_array_equal(data["episodes"]["return"], np.arange(12.0))
+    band = {"iteration": np.array([1.0, 2.0]), "median": np.array([1.0, nan]), "low": np.zeros(2), "high": np.ones(2)}
+    bands = training_datasets(200, bands={field: band for field in BAND_FIELDS})
+    assert set(bands) == {"bars", "band"} and list(bands["bars"]["value"]) == [195.0]
+    assert len(bands["band"]) == len(BAND_FIELDS) and set(bands["band"]["iteration"]) == {1.0}
+
+
 def test_datasets_of_a_run_with_nothing_yet_are_empty_but_valid():
     live = LiveRun(TrainConfig(max_episode_steps=200))
-    data = training_datasets(live)
+    data = run_datasets(live)
     assert len(data["history"]) == len(data["evals"]) == len(data["episodes"]) == 0
     assert list(data["bars"]["value"]) == [195.0]
 
 
 def test_multi_seed_datasets_are_one_band_table(several):
-    data = training_datasets(several, max_points=400)
+    data = run_datasets(several, max_points=400)
     assert set(data) == {"bars", "band"}
     band = data["band"]
     assert list(band.columns) == ["iteration", "median", "low", "high", "field"]
@@ -270,7 +295,7 @@ def test_multi_seed_datasets_are_one_band_table(several):
     assert (band["low"] <= band["median"]).all() and (band["median"] <= band["high"]).all()
     per_field = band.groupby("field").size()
     assert per_field["ma_return"] == 120 and per_field["eval_return"] == 120 // 5
-    small = training_datasets(several, upto=60, max_points=20)["band"]
+    small = run_datasets(several, upto=60, max_points=20)["band"]
     assert small["iteration"].max() == 60 and small.groupby("field").size().max() <= 20
 
 

@@ -1,0 +1,87 @@
+"""pg.app.pacing: a viewer's next frame of a (perhaps shared) live run, on a fake clock: follow
+(as fast as possible), pace_through (human pace) and step_view (Step) compute only what nobody
+has computed, and show a shared run at the speed it was computed."""
+
+from __future__ import annotations
+
+import math
+
+from live_helpers import finish, quick
+
+from pg.app.pacing import follow, pace_through, step_view
+from pg.runs.live import LiveRun
+
+
+class FakeClock:
+    """now() and sleep() on a clock that only moves when slept on."""
+
+    def __init__(self):
+        self.t, self.slept = 0.0, []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
+
+
+def test_follow_computes_what_nobody_has_and_shows_all_of_it():
+    live = LiveRun(quick(max_updates=30, stop_on_solve=False))
+    shown, view = follow(live, 0.0, 0.05)
+    assert live.n >= 1 and shown == live.n and view >= live.compute_seconds > 0
+
+
+def test_follow_replays_a_computed_run_at_the_speed_it_was_computed():
+    live = finish(LiveRun(quick(max_updates=60, stop_on_solve=False, eval_every=5)))
+    n, computed = live.n, live.compute_seconds
+    clock, view, frames = FakeClock(), 0.0, []
+    while not frames or frames[-1] < n:
+        shown, view = follow(live, view, 0.01, clock.sleep, clock.now)
+        frames.append(shown)
+        assert shown == (n if view >= computed else live.updates_at(view))
+        assert len(frames) < 10_000
+    assert live.n == n and live.compute_seconds == computed, "nothing computed again"
+    assert frames == sorted(frames) and len(frames) == math.ceil(computed / 0.01 - 1e-9)
+    assert clock.slept == [0.01] * len(frames)
+
+
+def test_pace_through_shows_pace_updates_a_second_and_computes_only_just_ahead():
+    live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
+    clock = FakeClock()
+    shown, last, frames = 0, clock.now(), []
+    while shown < 12:
+        shown, last = pace_through(live, shown, last, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
+        frames.append(shown)
+        assert live.n == shown, "never more computed than shown"
+    assert frames == [2, 4, 6, 8, 10, 12] and clock.slept == [0.2] * 6
+    # a slow pace still moves: at least one update a frame, and never past the end of the run
+    slow = LiveRun(quick(max_updates=2, stop_on_solve=False, eval_every=100))
+    shown, last = 0, clock.now()
+    for _ in range(4):
+        shown, last = pace_through(slow, shown, last, pace=1, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert shown == slow.n == 2
+
+
+def test_step_view_computes_only_what_nobody_has_and_matches_names_the_settings():
+    live = LiveRun(quick(max_updates=3, stop_on_solve=False, eval_every=100))
+    assert step_view(live, 0) == 1 and live.n == 1, "the first Step computes the first update"
+    other_viewer = step_view(live, 0)
+    assert other_viewer == 1 and live.n == 1, "a viewer behind the run is shown what exists, nothing computed"
+    shown = 1
+    for _ in range(5):
+        shown = step_view(live, shown)
+    assert shown == live.n == 3 and live.finished, "never past the end of the run"
+    assert live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 1)
+    assert not live.matches(quick(max_updates=4, stop_on_solve=False, eval_every=100), 1)
+    assert not live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 2)
+
+def test_pace_through_without_a_last_frame_shows_the_first_a_whole_tick_from_now():
+    """The page starts at None: its first frame comes one tick after the first draw, as if
+    that draw had been the last frame."""
+    live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
+    clock = FakeClock()
+    clock.t = 5.0
+    shown, last = pace_through(live, 0, None, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert clock.slept == [0.2] and last == clock.t == 5.2
+    assert shown == live.n == 2
