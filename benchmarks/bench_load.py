@@ -695,8 +695,8 @@ def print_report(report: dict) -> None:
               f"{crowd.get('runs_computed')}")
         print(f"  '{NEW_RUN}' messages the server printed: {crowd.get('log_new_runs')}"
               + ("" if crowd.get("log_new_runs") == crowd.get("runs_computed") else
-                 " (more than computed: pages/views/train.py new_run() compares RunRegistry.created before and "
-                 "after get(), so a session handed a run that another session created meanwhile prints too)"))
+                 " (differs from the runs computed: the registry (pg/app/registry.py) announces each run it "
+                 "creates once, under its lock, so a difference means a run was made twice)"))
         print(f"  {crowd.get('opened')} on Live training after {fmt(crowd.get('open_all_s'), '.1f', ' s')}; "
               f"Start -> banner: 1st {fmt(crowd.get('first_solved_s'), '.2f', ' s')}, "
               f"median {fmt(crowd.get('median_solved_s'), '.2f', ' s')}, "

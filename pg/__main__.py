@@ -1,4 +1,4 @@
-"""``python -m pg train | evaluate | bench``: see pg/cli.py."""
+"""``python -m pg train | evaluate | bench | compare``: see pg/cli.py."""
 
 from pg.cli import main
 

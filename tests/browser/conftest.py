@@ -169,16 +169,19 @@ def watch_network(page) -> None:
     page.on("requestfailed", lambda r: page.failed_requests.append((r.failure, r.url)))
 
 
-def assert_clean_but_known_noise(page) -> None:
-    """assert_clean, after dropping the console lines of the known noise above (only those)."""
-    assert [r for r in page.bad_responses if not (r[0] == 404 and KNOWN_404.search(r[1]))] == []
+def assert_clean_but_known_noise(page, known_404: re.Pattern = KNOWN_404, media_removed_ok: bool = True) -> None:
+    """assert_clean, after dropping the console lines of the known noise above (only those).
+    A test may narrow what counts as noise: ``known_404`` (which pages' URLs), and
+    ``media_removed_ok=False`` where no video should ever be replaced before it plays."""
+    assert [r for r in page.bad_responses if not (r[0] == 404 and known_404.search(r[1]))] == []
     failed = [url for failure, url in page.failed_requests if failure != "net::ERR_ABORTED"]  # cut by a rerun
     assert [url for url in failed if not KNOWN_OFFLINE.search(url)] == []
     for message, count in ((NOT_FOUND, len(page.bad_responses)), (UNRESOLVED, len(failed))):
         for _ in range(count):
             if message in page.console_errors:
                 page.console_errors.remove(message)
-    page.console_errors[:] = [e for e in page.console_errors if MEDIA_REMOVED not in e]
+    if media_removed_ok:
+        page.console_errors[:] = [e for e in page.console_errors if MEDIA_REMOVED not in e]
     assert_clean(page)
 
 

@@ -5,45 +5,26 @@ from __future__ import annotations
 
 import re
 
+import conftest
 import pytest
-from conftest import LAPTOP, assert_clean, screenshot, wait_for_app
+from conftest import screenshot, wait_for_app, watch_network
 
 pytestmark = pytest.mark.browser
 
 CHART = '[data-testid="stVegaLiteChart"]'
 # streamlit 1.67's slider thumb is a visually hidden <input type="range"> (react-aria)
 SLIDER_THUMB = '[data-testid="stSlider"] input[type="range"]'
-# Console noise that is not these pages' doing, dropped (and only it) before assert_clean:
-# - a direct visit to a page's URL first asks /<page>/_stcore/health and /host-config (404),
-#   then the right URLs (streamlit/streamlit#7074);
-# - the favicon of a ":material/...:" page_icon comes from fonts.gstatic.com, unreachable offline.
+# Only these pages' own direct-visit 404s count as known noise here (conftest.py says why).
 KNOWN_404 = re.compile(r"/(heatmap|replay)/_stcore/(health|host-config)$")
-KNOWN_OFFLINE = re.compile(r"^https://fonts\.gstatic\.com/")
-NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (Not Found)"
-UNRESOLVED = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
 VIDEO_STATE = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] video')).map(v => ({
     duration: v.duration, error: v.error && v.error.code, readyState: v.readyState,
     currentTime: v.currentTime, paused: v.paused, width: v.getBoundingClientRect().width,
     played: v.played.length ? v.played.end(0) : 0}))"""
 
 
-def watch_network(page) -> None:
-    page.bad_responses, page.failed_requests = [], []
-    page.on("response", lambda r: r.status >= 400 and page.bad_responses.append((r.status, r.url)))
-    page.on("requestfailed", lambda r: page.failed_requests.append((r.failure, r.url)))
-
-
 def assert_clean_but_known_noise(page) -> None:
-    """assert_clean, after dropping the console lines of the known noise above."""
-    assert [r for r in page.bad_responses if not (r[0] == 404 and KNOWN_404.search(r[1]))] == []
-    # requests cut short by a navigation or a rerun (net::ERR_ABORTED) are not errors
-    failed = [url for failure, url in page.failed_requests if failure != "net::ERR_ABORTED"]
-    assert [url for url in failed if not KNOWN_OFFLINE.search(url)] == []
-    for message, count in ((NOT_FOUND, len(page.bad_responses)), (UNRESOLVED, len(failed))):
-        for _ in range(count):
-            if message in page.console_errors:
-                page.console_errors.remove(message)
-    assert_clean(page)
+    """conftest's check, with only these pages' 404s as noise, and no replaced video allowed."""
+    conftest.assert_clean_but_known_noise(page, known_404=KNOWN_404, media_removed_ok=False)
 
 
 def warm_up(page, url) -> None:
