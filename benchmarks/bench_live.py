@@ -59,8 +59,8 @@ from test_train_browser import (  # noqa: E402
     wait_until_finished,
 )
 
-from pg.app.presets import preset_config  # noqa: E402
 from pg.algo.reinforce import TrainConfig, train  # noqa: E402
+from pg.app.presets import preset_config  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 RATIO_TARGET, REDRAW_TARGET = 0.7, 4.0

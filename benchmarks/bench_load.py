@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from conftest import CHROMIUM, start_server  # noqa: E402
 
-from pg.viz.episode import run_episode  # noqa: E402
-from pg.app.presets import config_from_form, form_values  # noqa: E402
 from pg.algo.reinforce import TrainConfig, initial_policy, train  # noqa: E402
+from pg.app.presets import config_from_form, form_values  # noqa: E402
+from pg.viz.episode import run_episode  # noqa: E402
 
 WARM_UP_SEED = 10_000  # phase 1's warm-up session: a seed no measured session uses
 NEW_RUN = "[pg] computing a new run"

@@ -1,10 +1,13 @@
 """Not a page: the loop of the pages that compute while they draw (Live training, Compare).
 
 A page's fragment draws what exists, then, while its session's "running" flag is set and the
-computation is not done, computes about one tick and draws again. A click (Stop, a widget)
-ends the fragment's run at its next Streamlit call, so the loop never outlives the session's
-wishes; when the computation ends by itself, the whole page reruns so that what lies outside
-the fragment (the buttons, the downloads) is drawn again.
+computation is not done, computes about one tick and draws again. A click (Stop, Reset, a new
+Start, a widget) or a closed tab ends the fragment's run at its next Streamlit call, which comes
+within a tick: ``advance`` returns on time even in the middle of an update (pg.runs.live), so
+the loop never outlives the session's wishes by more than a tick, and what it leaves half done
+is resumed by whoever goes on with the run (or cancelled by the registry if nobody does). When
+the computation ends by itself, the whole page reruns so that what lies outside the fragment
+(the buttons, the downloads) is drawn again.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Pages import from here; it imports pg, never a page.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,40 @@ def current_run() -> tuple[Run, str]:
     """The run the pages show: the visitor's own training run if there is one, else the
     shipped pre-trained policy. Returns (run, a phrase naming it)."""
     policy_uploader()
-    run = st.session_state.get("run")
-    if run is not None:
-        return run, st.session_state.get("run_label", "your training run")
-    return shipped_run(), "the pre-trained policy shipped with the app"
+    ss = st.session_state
+    run = ss.get("run")
+    if run is None:
+        return shipped_run(), "the pre-trained policy shipped with the app"
+    label = ss.get("run_label", "your training run")
+    if label == f"your file {ss.get('run_file')}":  # the uploader's run: the name is the visitor's text
+        return run, f"your file {file_name(ss['run_file'])}"
+    return run, label
+
+
+def file_name(name: str) -> str:
+    """A file name as Markdown that shows it exactly as it is: a code span, so nothing in the
+    name renders (links, images the browser would fetch, emphasis, math, colours).
+
+    The fence is one backtick longer than any run of backticks in the name (CommonMark), and
+    line breaks and other control characters become spaces.
+    """
+    text = "".join(ch if ch.isprintable() else " " for ch in str(name)) or " "
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", text)), default=0))
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""  # CommonMark strips one space each side
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_AUTOLINK = re.compile(r"(?i)(www|https?|ftp|mailto)(?=[.:])|(@)")
+
+
+def plain(text: str) -> str:
+    """Text (a CheckpointError's message quotes what the file holds) as Markdown that shows it
+    as it is: every ASCII punctuation character backslash-escaped (no link, image, emphasis,
+    HTML, math or colour), and a zero-width space after "www", "http" or "@" so that GitHub
+    Markdown does not turn a bare address in it into a link."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    return _PUNCTUATION.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(0) + "\u200b", text))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -81,17 +112,23 @@ def memory_janitor() -> MemoryJanitor:
 
 
 @st.cache_resource(show_spinner=False)
+def server_budget() -> registry.ServerBudget:
+    """One per server: the memory that computing runs and comparisons may hold together."""
+    return registry.ServerBudget()
+
+
+@st.cache_resource(show_spinner=False)
 def run_registry() -> registry.Registry:
     """One per server: sessions that start the same settings share one computation (a LiveRun
-    per (TrainConfig, number of seeds))."""
-    return registry.run_registry(max_entries=16)
+    per (TrainConfig, number of seeds)); idle ones are swept away."""
+    return registry.run_registry(max_entries=16, budget=server_budget()).start_sweeping()
 
 
 @st.cache_resource(show_spinner=False)
 def comparison_registry() -> registry.Registry:
     """One per server: sessions that run the same settings share one computation (a Comparison
-    per CompareSettings)."""
-    return registry.comparison_registry(max_entries=8)
+    per CompareSettings); idle ones are swept away."""
+    return registry.comparison_registry(max_entries=8, budget=server_budget()).start_sweeping()
 
 
 def form_widget(name: str, kind: str, label: str, options, prefix: str = "train_"):
@@ -109,7 +146,14 @@ def form_widget(name: str, kind: str, label: str, options, prefix: str = "train_
     return st.number_input(label, float(low), float(high), step=float(step), format="%.4g", key=key)
 
 
-MAX_UPLOAD_BYTES = 5 * 2**20  # the same cap as server.maxUploadSize; real policy files are ~10 KB
+UPLOAD_LIMIT_MB = 5
+"""The one upload limit, in MB: .streamlit/config.toml's server.maxUploadSize says the same.
+The browser enforces it before sending a byte (so a small server never receives a large file)
+and says "File must be 5.0MB or smaller."; a linear policy's file is a few KB."""
+MAX_UPLOAD_BYTES = UPLOAD_LIMIT_MB * 10**6
+"""The same limit checked here, for a client that skips the browser's check. Streamlit's
+browser code counts 1 MB as 10**6 bytes (as 1024**2 only on Windows), so this is the smaller
+reading: no file the browser refuses gets through, and the message names the same 5 MB."""
 
 
 def policy_uploader() -> None:
@@ -120,7 +164,7 @@ def policy_uploader() -> None:
     only shows an error: the session keeps the run it had.
     """
     upload = st.sidebar.file_uploader(
-        "Show your own policy (.npz)", key="policy_upload",
+        "Show your own policy (.npz)", key="policy_upload", max_upload_size=UPLOAD_LIMIT_MB,
         help="A file written by `python -m pg train` or downloaded from Live training.",
     )
     if upload is None or st.session_state.get("policy_upload_id") == upload.file_id:
@@ -129,16 +173,19 @@ def policy_uploader() -> None:
         return
     st.session_state["policy_upload_id"] = upload.file_id
     st.session_state["policy_upload_error"] = None
+    name = file_name(upload.name)
     if upload.size > MAX_UPLOAD_BYTES:
-        error = f"{upload.name} is {upload.size / 2**20:.1f} MB; policy files are far smaller (the limit is 5 MB)."
+        error = (f"{name} is {upload.size / 10**6:.1f} MB; policy files are far smaller "
+                 f"(the limit is {UPLOAD_LIMIT_MB} MB).")
     else:
         try:
             run = load_run(upload)
         except CheckpointError as problem:
-            error = f"Could not use {upload.name}: {problem}"
+            error = f"Could not use {name}: {plain(problem)}"
         else:
             st.session_state["run"], st.session_state["run_label"] = run, f"your file {upload.name}"
-            st.sidebar.success(f"Loaded {upload.name}: a {run.policy.kind} policy, {run.policy.params.size} numbers.")
+            st.session_state["run_file"] = upload.name
+            st.sidebar.success(f"Loaded {name}: a {run.policy.kind} policy, {run.policy.params.size} numbers.")
             return
     st.session_state["policy_upload_error"] = error
     st.sidebar.error(error)

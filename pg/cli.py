@@ -32,6 +32,7 @@ from pg.algo.reinforce import (
 )
 from pg.envs.cartpole import V0_MAX_STEPS, V1_MAX_STEPS
 from pg.runs.checkpoint import CheckpointError, load_run, save_policy
+from pg.runs.footprint import evaluate_footprint, require_fits, size_text
 from pg.runs.history import RunRecorder
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # failed: diverged, or cannot write
@@ -151,6 +152,40 @@ def add_train_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Memory: refuse a run that cannot fit, in one line, before allocating it
+# ---------------------------------------------------------------------------------------------
+FALLBACK_MEMORY = 2 * 1024**3  # bytes, where the available memory cannot be read
+MEMORY_HELP = ("refuse a run whose estimated peak memory (pg.runs.footprint) exceeds this many MB "
+               "(default: 80%% of the memory available now, or 2 GiB where that cannot be read)")
+
+
+def available_memory() -> int:
+    """Bytes the system can give without swapping (MemAvailable, Linux), or FALLBACK_MEMORY."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return FALLBACK_MEMORY
+
+
+def memory_limit(args) -> int:
+    """--max-memory in bytes, or 80% of the available memory."""
+    if getattr(args, "max_memory", None) is not None:
+        return int(args.max_memory * 1e6)
+    return int(0.8 * available_memory())
+
+
+def _parse_megabytes(text: str) -> float:
+    value = _parse_float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of MB > 0, got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------------------------
 def save_recording(recorder: RunRecorder, path: str, policy, cfg: TrainConfig) -> str:
@@ -213,6 +248,10 @@ def run_train(args, parser) -> int:
     if args.max_snapshots != 0 and not 2 <= args.max_snapshots <= 10_000:
         parser.error(f"max-snapshots must be 0 (none) or an integer in [2, 10000], got {args.max_snapshots}")
     _check_output_path(parser, args.out)
+    try:
+        require_fits(cfg, 1, memory_limit(args), max_snapshots=args.max_snapshots)
+    except ValueError as error:
+        parser.error(f"{error} (--max-memory sets the limit)")
 
     recorder, last, first_solved = RunRecorder(args.max_snapshots), None, None
     recorder.keeper.add(0, initial_policy(cfg).params)  # the untrained agent, for "before" views
@@ -271,6 +310,11 @@ def run_evaluate(args, parser) -> int:
         message = str(error)
         parser.error(message if args.policy in message else f"{args.policy}: {message}")
     policy = run.policy
+    need, limit = evaluate_footprint(getattr(policy, "hidden", ()), args.episodes, args.max_steps), memory_limit(args)
+    if need > limit:
+        parser.error(f"evaluating would need about {size_text(need)} ({args.episodes:,} episodes x "
+                     f"{args.max_steps:,}-step time limit); the limit here is {size_text(limit)}: lower --episodes "
+                     "or --max-steps, or raise --max-memory")
     returns = evaluate(policy, episodes=args.episodes, seed=args.seed, max_steps=args.max_steps)
     print(f"{args.policy}: {policy.kind} policy with {policy.params.size} parameters")
     print(
@@ -306,13 +350,19 @@ def run_compare(args, parser) -> int:
                                    probe_estimates=args.probe_estimates)
     except ValueError as error:
         parser.error(str(error))
-    comparison, said = Comparison(settings), None
-    while not comparison.finished:
+    try:
+        comparison, said = Comparison(settings), None
+    except ValueError as error:  # a ConfigError: too big for the memory budget (pg.runs.footprint)
+        parser.error(str(error))
+    while not comparison.done:
         comparison.advance(1.0)
         text = comparison.progress()[1]
         if text != said and not args.json:
             print(f"... {text}", file=sys.stderr, flush=True)
             said = text
+    if comparison.failure:
+        print(f"pg compare: error: {comparison.failure}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
         report = {
             "settings": asdict(settings),
@@ -394,6 +444,7 @@ def build_parser() -> _Parser:
     output.add_argument("--max-snapshots", type=_parse_int, default=DEFAULT_MAX_SNAPSHOTS, metavar="N",
                         help="keep at most N parameter snapshots, evenly spaced, always the first and last "
                              f"update; 0 for none (default: {DEFAULT_MAX_SNAPSHOTS})")
+    output.add_argument("--max-memory", type=_parse_megabytes, default=None, metavar="MB", help=MEMORY_HELP)
     train_parser.set_defaults(run=run_train, parser=train_parser)
 
     evaluate_parser = commands.add_parser(
@@ -409,6 +460,7 @@ def build_parser() -> _Parser:
                                  help="seed of the start states (default: 0)")
     evaluate_parser.add_argument("--max-steps", type=_parse_int, default=500, metavar="INT",
                                  help="episode time limit: 500 is CartPole-v1, 200 is CartPole-v0 (default: 500)")
+    evaluate_parser.add_argument("--max-memory", type=_parse_megabytes, default=None, metavar="MB", help=MEMORY_HELP)
     evaluate_parser.set_defaults(run=run_evaluate, parser=evaluate_parser)
 
     compare_parser = commands.add_parser(

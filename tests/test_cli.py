@@ -16,9 +16,9 @@ import pytest
 
 import pg
 from pg import cli
+from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 from pg.runs.checkpoint import load_run
 from pg.runs.history import HISTORY_FIELDS, SnapshotKeeper
-from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -249,3 +249,49 @@ def test_divergence_saves_the_last_good_policy(monkeypatch, tmp_path, capsys):
     np.testing.assert_array_equal(run.policy.params, updates[-1].policy.params)
     assert len(run.history["iteration"]) == 2
     assert [it for it, _ in run.snapshots] == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: a run or an evaluation that cannot fit is refused in one line, status 2
+# ---------------------------------------------------------------------------------------------
+MEMORY_REFUSALS = [
+    (["train", "--batch-episodes", "4096", "--max-episode-steps", "100000"],
+     "pg train: error: This run would need about 117 GB (4,096 episodes per update x 100,000-step time limit); the "
+     "limit here is 1.0 GB: lower episodes per update or the time limit. (--max-memory sets the limit)"),
+    (["train", "--policy", "mlp", "--hidden", "512,512,512,512", "--eval-episodes", "10000"], "lower "),
+    (["evaluate", "assets/policy.npz", "--episodes", "20000", "--max-steps", "20000"],
+     "pg evaluate: error: evaluating would need about 22 GB (20,000 episodes x 20,000-step time limit); the limit "
+     "here is 1.0 GB: lower --episodes or --max-steps, or raise --max-memory"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), MEMORY_REFUSALS, ids=lambda a: " ".join(a)[:40])
+def test_a_run_over_the_memory_limit_gives_one_line_and_status_2(args, message):
+    result = run_pg(*args, "--max-memory", "1000")
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+
+
+def test_the_default_memory_limit_is_80_percent_of_the_available_memory(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "available_memory", lambda: 8 * 1024**3)  # the 8 GiB limit
+    status = None
+    try:
+        cli.main(["evaluate", "assets/policy.npz", "--episodes", "20000", "--max-steps", "20000"])
+    except SystemExit as stop:
+        status = stop.code
+    assert status == 2
+    assert "the limit here is 6.9 GB" in capsys.readouterr().err
+
+
+def test_a_run_within_the_memory_limit_trains(tmp_path):
+    result = run_pg("train", "--max-updates", "1", "--max-memory", "50", "--out", tmp_path / "p.npz")
+    assert result.returncode == 0, result.stderr
+    assert run_pg("evaluate", tmp_path / "p.npz", "--episodes", "10", "--max-memory", "50").returncode == 0
+
+
+def test_max_memory_is_in_the_help_and_checked():
+    assert "80% of the memory available" in " ".join(run_pg("train", "--help").stdout.split())
+    assert "--max-memory" in run_pg("evaluate", "--help").stdout
+    result = run_pg("train", "--max-memory", "0")
+    assert result.returncode == 2 and "expected a number of MB > 0" in result.stderr

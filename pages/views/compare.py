@@ -11,6 +11,7 @@ from pages.links import publish, restore
 from pages.live_loop import placeholders, run_and_redraw, started
 from pages.shared import comparison_registry
 from pg.algo.estimators import gae_spec
+from pg.algo.reinforce import ConfigError
 from pg.app.state import CompareState, defaults
 from pg.lessons.comparison import (
     COMPARE_CHOICES,
@@ -29,7 +30,7 @@ ss = st.session_state
 large = bool(ss.get("present"))
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=32)  # one per layout; bounded (links can ask for many)
 def specs(labels: tuple, large: bool) -> dict[str, dict]:
     return compare_specs(labels, large=large)
 
@@ -72,7 +73,12 @@ else:
 
 
 def run():
-    ss.compare_comparison, ss.compare_running = comparison_registry().get(settings), True
+    try:
+        comparison = comparison_registry().get(settings)
+    except ConfigError as refused:  # e.g. over the server's memory budget (pg.runs.footprint)
+        ss.compare_refused = str(refused)
+        return
+    ss.compare_comparison, ss.compare_running = comparison, True
 
 
 def stop():
@@ -80,6 +86,8 @@ def stop():
 
 
 ss.setdefault("compare_running", False)
+if refused := ss.pop("compare_refused", None):
+    st.error(f"Cannot compare with these settings: {refused}")
 left, right, _ = st.columns([1, 1, 2])
 left.button("Run comparison", on_click=run, disabled=settings is None or ss.compare_running, type="primary",
             icon=":material/play_arrow:", key="compare_run", width="stretch")
@@ -97,7 +105,7 @@ def results():
     if settings is not None and comparison.settings != settings:
         st.caption(":material/info: The results below are for the last settings you ran; press Run to compare "
                    "with the new ones.")
-    progress = st.empty()
+    progress, failure = st.empty(), st.empty()
     spec = specs(tuple(s.label for s in comparison.specs), large)
     rows = [st.columns(2), st.columns(2)]
     slots = placeholders(rows, ("env_steps", "wall_time", "variance", "cosine"))
@@ -106,6 +114,8 @@ def results():
     def draw():
         fraction, text = comparison.progress()
         progress.progress(fraction, text=text)
+        if comparison.failure:
+            failure.error(f"The comparison stopped: {comparison.failure}. What it computed before is shown.")
         data = compare_datasets({x: comparison.curves(x) for x in ("env_steps", "wall_time")},
                                 comparison.solve_points(), comparison.variance_rows(),
                                 comparison.settings.base_config().max_episode_steps)
@@ -120,7 +130,7 @@ def results():
         comparison.advance(TICK)
         time.sleep(max(0.0, 0.05 - (time.perf_counter() - start)))  # another session may hold the lock
 
-    run_and_redraw(draw, advance, done=lambda: comparison.finished, running_key="compare_running", on_done=stop)
+    run_and_redraw(draw, advance, done=lambda: comparison.done, running_key="compare_running", on_done=stop)
 
 
 results()

@@ -5,11 +5,10 @@ import streamlit as st
 
 from pages.links import publish, restore
 from pages.shared import current_run, visited
-from pg.viz.policy_charts import heatmap_chart, weight_decimals, weights_chart
-from pg.envs.cartpole import X_THRESHOLD
-from pg.viz.policy_grid import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
 from pg.app.state import HeatmapState
-
+from pg.envs.cartpole import X_THRESHOLD
+from pg.viz.policy_charts import heatmap_chart, weight_decimals, weights_chart
+from pg.viz.policy_grid import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
 
 RESOLUTION = 61  # cells per axis: fine enough for a smooth picture, 3,721 cells to draw
 GREEDY_EPISODES = 8

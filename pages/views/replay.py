@@ -4,11 +4,10 @@ import streamlit as st
 
 from pages.links import publish, restore
 from pages.shared import current_run, replay
-from pg.viz.policy_charts import traces_chart
+from pg.app.state import ReplayState
 from pg.envs.cartpole import INIT_BOUND
 from pg.viz.episode import MAX_NUDGE
-from pg.app.state import ReplayState
-
+from pg.viz.policy_charts import traces_chart
 
 STATE_SLIDERS = [
     ("x (m)", "x"),

@@ -5,6 +5,7 @@ import streamlit as st
 from pages.links import publish, restore
 from pages.live_loop import placeholders, run_and_redraw, started
 from pages.shared import form_widget, run_registry
+from pg.algo.reinforce import ConfigError
 from pg.app.live_view import chart_columns, progress_text, run_status
 from pg.app.pacing import follow, pace_through, step_view
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
@@ -13,21 +14,14 @@ from pg.runs.live import MAX_SEEDS
 from pg.viz.training_charts import (
     arrow_datasets,
     live_heatmap_datasets,
-    live_heatmap_spec,
-    live_specs,
+    page_specs,
     training_datasets,
     with_datasets,
 )
 
 TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
-BANNER = {"solved": "success", "diverged": "error", "unsolved": "warning"}  # run_status level -> st element
+BANNER = {"solved": "success", "diverged": "error", "failed": "error", "unsolved": "warning"}  # level -> st element
 ss = st.session_state
-
-
-@st.cache_resource(show_spinner=False)
-def specs(multi_seed: bool, max_steps: int, large: bool = False) -> dict[str, dict]:
-    """Chart specs are built (and validated) once per layout; redraws only send data."""
-    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec(large)}
 
 
 def apply_preset():
@@ -52,7 +46,8 @@ with st.sidebar:
     ss.setdefault("train_pace", TrainState().pace)  # (a default here and a link's value would clash)
     pace = st.slider("Human pace: updates per second", 1, 30, key="train_pace", disabled=speed != SPEEDS[1])
 
-cfg, problem = try_config(values)
+cfg, problem = try_config(values, n_seeds)
+problem = problem or ss.pop("train_refused", None)  # (a Start or Step the registry refused)
 if problem:
     st.error(f"Cannot train with these settings: {problem}.")
 publish(TrainState(preset=ss.train_preset, **values, n_seeds=n_seeds, speed=speed, pace=pace))
@@ -62,23 +57,33 @@ def form_config():
     """(config, seeds) from the form as it is now. In a button's callback that is this click's
     values, a number typed and not yet committed with Enter included: the `cfg` above is the
     previous script run's. None if the settings cannot train."""
-    return try_config({name: ss[f"train_{name}"] for name, *_ in FORM_MAIN + FORM_ADVANCED})[0], ss.train_n_seeds
+    values = {name: ss[f"train_{name}"] for name, *_ in FORM_MAIN + FORM_ADVANCED}
+    return try_config(values, ss.train_n_seeds)[0], ss.train_n_seeds
 
 
-def new_run(cfg, n_seeds):
+def new_run(cfg, n_seeds) -> bool:
     def announce(_run):  # once per computed run (the load test and the session tests count these)
         print(f"[pg] computing a new run: seed {cfg.seed}, {n_seeds} seed(s)", flush=True)
 
-    ss.live, ss.shown, ss.run, ss.view_seconds = run_registry().get((cfg, n_seeds), announce), 0, None, 0.0
+    try:
+        live = run_registry().get((cfg, n_seeds), announce)
+    except ConfigError as refused:  # e.g. over the server's memory budget (pg.runs.footprint)
+        ss.train_refused = str(refused).rstrip(".")
+        return False
+    ss.live, ss.shown, ss.run, ss.view_seconds = live, 0, None, 0.0
+    return True
 
 
 def ensure_run(restart_finished: bool) -> bool:
+    """The session's run of the form's settings, made (or taken from the registry) if need be:
+    a run that can compute no more (cancelled for nobody watching it, or failed) is made again."""
     cfg, n_seeds = form_config()
     if cfg is None:
         return False
     live = ss.get("live")
-    if live is None or (restart_finished and live.finished) or not live.matches(cfg, n_seeds):
-        new_run(cfg, n_seeds)
+    if (live is None or live.cancelled or live.failure is not None or (restart_finished and live.finished)
+            or not live.matches(cfg, n_seeds)):
+        return new_run(cfg, n_seeds)
     return True
 
 
@@ -123,14 +128,15 @@ def dashboard():
     if live is None:
         return
     banner, progress = st.empty(), st.empty()
-    spec = specs(len(live.seeds) > 1, live.cfg.max_episode_steps, ss.get("present", False))
+    spec = page_specs(len(live.seeds) > 1, live.cfg.max_episode_steps, ss.get("present", False))
     rows = [st.columns([2, 1]), st.columns([1, 1]), st.columns(3)]
     layout = ["returns", "heatmap", "eval", "mean_length", "grad_norm", "entropy", "baseline_value"]
     slots = placeholders(rows, layout)
 
     def draw():
         upto = ss.shown
-        data = arrow_datasets(training_datasets(**chart_columns(live, upto)) | live_heatmap_datasets(live.policy_at(upto)))
+        data = arrow_datasets(training_datasets(**chart_columns(live, upto))
+                              | live_heatmap_datasets(live.policy_at(upto)))
         for name, slot in slots.items():
             slot.vega_lite_chart(with_datasets(spec[name], data), width="stretch")
         progress.caption(progress_text(live, upto))
@@ -146,7 +152,7 @@ def dashboard():
         else:  # human pace: show `pace` updates a second, computing only just ahead
             ss.shown, clock = pace_through(live, ss.shown, clock, pace, TICK)
 
-    run_and_redraw(draw, advance, done=lambda: live.finished and ss.shown >= live.n, running_key="running",
+    run_and_redraw(draw, advance, done=lambda: not live.computing and ss.shown >= live.n, running_key="running",
                    on_done=stop)
 
 

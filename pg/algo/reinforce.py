@@ -3,14 +3,15 @@
     grad J(theta) ~= 1/N sum_n sum_t grad log pi_theta(a_t|s_t) * (G_t - b_t)
 
 ``train(cfg)`` is a generator: it yields one ``Update`` per gradient step, so a caller (the
-live page, the CLI, a notebook) can draw, pause, step or stop between any two updates.
+live page, the CLI, a notebook) can draw, pause, step or stop between any two updates. Given a
+``pause`` hook it can also be suspended inside an update, between two time steps.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -19,7 +20,7 @@ from pg.algo.baselines import BASELINES, VALUE_MODELS, make_baseline, normalize_
 from pg.algo.estimators import ADVANTAGES, advantages
 from pg.algo.optim import OPTIMIZERS, clip_grad_norm, make_optimizer
 from pg.algo.policies import POLICY_KINDS, SoftmaxPolicy, make_policy
-from pg.algo.rollout import Batch, Roller
+from pg.algo.rollout import Batch, Roller, StepBudget, to_end
 from pg.envs import CartPole
 from pg.envs.cartpole import V0_MAX_STEPS, V1_MAX_STEPS
 
@@ -300,7 +301,12 @@ class Evaluator:
     def __call__(self, policy, stop_below: float | None = None):
         """Returns ``(returns, None)`` if every episode finished, else ``(None, upper_bound)``
         when the run was cut short because the mean could no longer reach ``stop_below``."""
-        batch = self.roller.run(policy, greedy=True, stop_below=stop_below)
+        return to_end(self.evaluation(policy, stop_below))
+
+    def evaluation(self, policy, stop_below: float | None = None, pause: Callable[[], bool] | None = None):
+        """``__call__`` as a generator that yields None wherever ``pause()`` is True (between
+        time steps, pg.algo.rollout.Roller.rollout) and returns its result."""
+        batch = yield from self.roller.rollout(policy, greedy=True, stop_below=stop_below, pause=pause)
         still_alive = self.roller.env.alive
         returns = batch.episode_returns.copy()
         if still_alive.any():
@@ -312,13 +318,36 @@ class Evaluator:
 
 def evaluate(policy, episodes: int = 100, seed: int = 0, max_steps: int = 500) -> np.ndarray:
     """(episodes,) greedy returns of ``policy`` on CartPole (v1 by default)."""
-    returns, _ = Evaluator(episodes, max_steps, seed)(policy)
+    check_policy(policy)
+    for name, value in (("episodes", episodes), ("max_steps", max_steps)):
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    returns, _ = Evaluator(int(episodes), int(max_steps), seed)(policy)
     return returns
+
+
+def check_policy(policy, name: str = "policy") -> None:
+    """Refuse, in words, what cannot act in CartPole: anything but a SoftmaxPolicy (a bare
+    parameter vector included) or one whose sizes are not CartPole's (4 observations, 2 actions)."""
+    if not isinstance(policy, SoftmaxPolicy):
+        hint = " (a parameter vector: wrap it with make_policy(...).with_params(params))" \
+            if isinstance(policy, np.ndarray) else ""
+        raise TypeError(f"{name} must be a policy from pg.make_policy or pg.load_policy, "
+                        f"got {type(policy).__module__}.{type(policy).__qualname__}{hint}")
+    if (policy.obs_dim, policy.n_actions) != (4, 2):
+        raise ValueError(f"{name} must take CartPole's 4 observations and choose between its 2 actions, "
+                         f"got a policy of {policy.obs_dim} observations and {policy.n_actions} actions")
 
 
 # ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
+def _pause_point(pause):
+    """A place where train() may be paused (a generator that yields once if ``pause()``)."""
+    if pause is not None and pause():
+        yield
+
+
 def _seeds(cfg: TrainConfig):
     """Independent streams: initial parameters, start states, sampled actions, evaluations."""
     return np.random.SeedSequence(cfg.seed).spawn(4)
@@ -329,13 +358,46 @@ def initial_policy(cfg: TrainConfig) -> SoftmaxPolicy:
     return make_policy(cfg.policy, hidden=cfg.hidden, seed=np.random.default_rng(_seeds(cfg)[0]))
 
 
-def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Update]:
+def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None, *, pause: Callable[[], bool] | None = None,
+          budget: StepBudget | None = None) -> Iterator[Update]:
     """Yield one Update per gradient step until solved or out of budget.
 
     Raises TrainingDiverged (with the last finite policy) instead of producing NaN.
+
+    Two options serve a caller that shares its time and budget between runs (pg.runs.live):
+
+    * ``pause``: a callable asked between any two time steps of a rollout or an evaluation
+      and between the steps of an update. Where it returns True the generator yields None
+      (not an Update), and the next ``next()`` goes on exactly there: a run paused any number
+      of times gives the numbers of one never paused. Time paused does not count as training.
+    * ``budget``: a pg.algo.rollout.StepBudget of training env steps, perhaps shared with
+      other runs. Once it is spent the run ends (StopIteration) before the next time step,
+      with no Update for the batch it cut short.
     """
-    clock = time.perf_counter()  # the clock stops while the caller holds an Update
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__qualname__}")
+    if policy is not None:
+        check_policy(policy)
+    return _train(cfg, policy, pause, budget)
+
+
+def _train(cfg: TrainConfig, policy: SoftmaxPolicy | None, pause, budget) -> Generator[Update | None, None, None]:
+    clock = time.perf_counter()  # the clock stops while the caller holds an Update (or is paused)
     elapsed = 0.0
+
+    def paused(steps: Generator):
+        """Run ``steps`` (a generator of pg.algo that yields where it pauses) to its value,
+        yielding where it yields, with the clock stopped while paused."""
+        nonlocal clock, elapsed
+        while True:
+            try:
+                next(steps)
+            except StopIteration as end:
+                return end.value
+            elapsed += time.perf_counter() - clock
+            yield None
+            clock = time.perf_counter()
+
     _, env_seed, action_seed, eval_seed = _seeds(cfg)
     policy = initial_policy(cfg) if policy is None else policy.copy()
     roller = Roller(CartPole(cfg.batch_episodes, cfg.max_episode_steps), seed=env_seed)
@@ -349,7 +411,10 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
 
     for iteration in range(1, cfg.max_updates + 1):
         # --- algorithm: collect N episodes with the current policy, estimate, step -------
-        batch = roller.run(policy, action_rng)
+        batch = yield from paused(roller.rollout(policy, action_rng, pause=pause, budget=budget))
+        if batch is None:  # the budget ran out in the middle of the batch
+            return
+        yield from paused(_pause_point(pause))
         grad, G, adv = reinforce_gradient(
             policy, batch, cfg.gamma, baseline, cfg.returns, cfg.normalize_advantages, cfg.entropy_coef,
             cfg.advantage, cfg.gae_lambda,
@@ -382,7 +447,7 @@ def train(cfg: TrainConfig, policy: SoftmaxPolicy | None = None) -> Iterator[Upd
         )
         if iteration % cfg.eval_every == 0:
             stop_below = cfg.solve_return if cfg.eval_early_stop else None
-            eval_returns, upper = evaluator(policy, stop_below)
+            eval_returns, upper = yield from paused(evaluator.evaluation(policy, stop_below, pause))
             if eval_returns is not None:
                 update.eval_returns = eval_returns
                 update.eval_return = float(eval_returns.mean())

@@ -15,10 +15,15 @@ calls on buffers allocated once: the policy's logit margin, one comparison again
 pre-drawn logistic thresholds (u < pi(right|s)  <=>  logit(u) < margin(s): no per-step random
 call, no softmax, no one-hot), the physics (``CartPole.advance``: ``step`` without its checks
 and copies), and two copies into the buffers.
+
+``Roller.rollout`` is the same loop as a generator that a caller can suspend between two time
+steps (the live page must get control back every 0.2 s, however long a batch takes) and that
+can stop on a shared budget of environment steps (``StepBudget``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +52,30 @@ class Batch:
         return int(self.alive.sum())
 
 
+class StepBudget:
+    """Training environment steps a run may still take, shared by the rollouts of all its
+    seeds (pg.runs.live): each takes off what it used, and a rollout stops before a time step
+    once ``left`` is 0 or less. So a run never takes more than its cap plus one time step's
+    batch (N - 1 steps)."""
+
+    def __init__(self, steps: int):
+        self.left = int(steps)
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0
+
+
+def to_end(steps: Generator):
+    """The value a generator of pg.algo returns, run to its end without pausing (one made with
+    ``pause=None`` never yields)."""
+    try:
+        next(steps)
+    except StopIteration as end:
+        return end.value
+    raise RuntimeError("a generator given no pause hook yielded")
+
+
 class Roller:
     """Runs batches of episodes of ``env`` with preallocated buffers.
 
@@ -69,10 +98,25 @@ class Roller:
         Sampled actions use ``rng``; ``greedy`` takes the most probable action. With
         ``stop_below`` (a mean return), stop as soon as the batch can no longer reach it.
         """
+        return to_end(self.rollout(policy, rng, greedy, stop_below))
+
+    def rollout(self, policy, rng: np.random.Generator | None = None, greedy: bool = False,
+                stop_below: float | None = None, pause: Callable[[], bool] | None = None,
+                budget: StepBudget | None = None) -> Generator[None, None, Batch | None]:
+        """``run`` as a generator that a caller can suspend between two time steps.
+
+        Before each time step it calls ``pause()`` (if given) and yields None when that is
+        True; the next ``next()`` goes on from that time step with everything as it was, so the
+        batch is the one an uninterrupted run gives, bit for bit. It returns the Batch (as
+        StopIteration.value: ``batch = yield from roller.rollout(...)``), or None if
+        ``budget`` ran out before every episode ended (the steps taken are charged to it).
+        """
         env = self.env
         T, N = env.max_steps, env.num_envs
         obs, actions, rewards, alive = self._obs, self._actions, self._rewards, self._alive
         margin = policy.binary_margin()
+        if budget is not None and budget.spent:
+            return None
         if greedy:
             thresholds = np.zeros((T, N))
         else:
@@ -82,9 +126,23 @@ class Roller:
         state, env_alive, env_reward = env.buffers()  # (4, N), (N,), (N,): updated in place
         need = None if stop_below is None else stop_below * N
         collected = 0.0
+        # The budget is counted lazily: at most N steps per time step, so the next count is
+        # due only when the steps left could run out (exact, and one sum per many steps).
+        counted, count_at = 0, -1 if budget is None else budget.left // N
         obs[0] = state.T
         t = 0
         while t < T:
+            if pause is not None and pause():
+                if budget is not None:  # charge what was used; count again on resuming
+                    budget.left -= int(alive[counted:t].sum())
+                    counted, count_at = t, t
+                yield
+            if t == count_at:
+                budget.left -= int(alive[counted:t].sum())
+                counted = t
+                if budget.spent:
+                    return None
+                count_at = t + max(1, budget.left // N)
             alive[t] = env_alive
             np.greater(margin(obs[t]), thresholds[t], out=actions[t])
             env.advance(actions[t].view(np.uint8))
@@ -98,4 +156,6 @@ class Roller:
                 # best case: every live episode runs to the limit
                 if collected + env_alive.sum() * (T - t) < need:
                     break
+        if budget is not None:
+            budget.left -= int(alive[counted:t].sum())
         return Batch(obs[:t], actions[:t].view(np.uint8), rewards[:t], alive[:t])

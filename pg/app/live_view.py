@@ -2,8 +2,8 @@
 and the columns its charts are drawn from, for a viewer who has seen the first ``upto``
 updates (a session replaying a shared run may be behind the computation).
 
-The banner is a ``Status``: a level ("solved", "diverged" or "unsolved") and its text; the
-page picks the element that shows it (st.success, st.error, st.warning).
+The banner is a ``Status``: a level ("solved", "diverged", "failed" or "unsolved") and its
+text; the page picks the element that shows it (st.success, st.error, st.warning).
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ class Status:
     """The banner over the live charts."""
 
     level: str
-    """"solved" (a seed met the solve rule), "diverged" (a seed's numbers stopped being finite)
-    or "unsolved" (the run stopped on a budget without solving)"""
+    """"solved" (a seed met the solve rule), "diverged" (a seed's numbers stopped being finite),
+    "failed" (the computation itself failed: out of memory, say) or "unsolved" (the run stopped
+    on a budget without solving)"""
     text: str
 
 
 def run_status(live: LiveRun, upto: int | None = None) -> Status | None:
     """The banner for a viewer who has seen the first ``upto`` updates, or None while there is
-    nothing to say yet. Diverged beats solved beats out of budget."""
+    nothing to say yet. Failed beats diverged beats solved beats out of budget."""
     seen = live.n if upto is None else upto
     if seen < live.n:  # a viewer replaying a shared run: only what it has reached so far
         solved = [s for s in live.seeds if s.solved is not None and s.solved.iteration <= seen]
@@ -34,6 +35,11 @@ def run_status(live: LiveRun, upto: int | None = None) -> Status | None:
             return None
         if len(live.seeds) > 1:
             return Status("solved", f"{len(solved)} of {len(live.seeds)} seeds solved so far.")
+    if live.failure:
+        advice = (" Ask for less memory (fewer episodes per update, a shorter episode time limit, fewer evaluation "
+                  "episodes or seeds) or press Start to try again." if "out of memory" in live.failure
+                  else " Press Start to try again.")
+        return Status("failed", f"The run {live.failure}. It stopped; what it recorded before is kept.{advice}")
     if live.error:
         return Status("diverged", f"{live.error}. The run stopped and kept the last policy whose numbers were finite; "
                       "try a smaller learning rate, advantage normalisation or gradient clipping.")

@@ -2,7 +2,8 @@
 
 The live page redraws every ``tick`` seconds (0.2 s). Between two redraws it calls one of
 these, which train only what nobody has trained yet: a run may be shared by many sessions
-(pg.app.registry), and each session keeps its own place in it.
+(pg.app.registry), and each session keeps its own place in it. Each call tells the run it is
+in use (``LiveRun.touch``), computing or not: the registry cancels only runs nobody watches.
 
 =============  ==============================================================================
 function       speed
@@ -29,17 +30,19 @@ def follow(live: LiveRun, view_seconds: float, tick: float, sleep=time.sleep,
     the viewer has caught up with its computing time; so fifty viewers of one run see it at
     the speed it was computed, whoever computed it."""
     start = now()
-    if live.updates_at(view_seconds + tick) >= live.n and not live.finished:
+    live.touch()
+    if live.updates_at(view_seconds + tick) >= live.n and live.computing:
         live.advance(tick)
     else:
         sleep(tick)
     view_seconds += now() - start
-    caught_up = live.finished and view_seconds >= live.compute_seconds
+    caught_up = not live.computing and view_seconds >= live.compute_seconds
     return (live.n if caught_up else live.updates_at(view_seconds)), view_seconds
 
 
 def step_view(live: LiveRun, shown: int) -> int:
     """Step: show one more update, computing it if nobody has. Returns the updates to show."""
+    live.touch()
     if shown >= live.n:
         live.step()
     return min(shown + 1, live.n)
@@ -52,6 +55,7 @@ def pace_through(live: LiveRun, shown: int, clock: float | None, pace: float, ti
     the first frame then comes a whole ``tick`` from now).
 
     Returns (updates to show, the time of this frame)."""
+    live.touch()
     if clock is None:
         clock = now()
     sleep(max(0.0, tick - (now() - clock)))

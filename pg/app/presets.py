@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED, ConfigError, TrainConfig, default_solve_return
+from pg.runs.footprint import RUN_BUDGET, require_fits
 
 V1, V0 = f"{CARTPOLE_V1_SOLVED:g}", f"{CARTPOLE_V0_SOLVED:g}"  # the bars as the texts below write them
 
@@ -95,20 +96,27 @@ def form_values(cfg: TrainConfig) -> dict:
     return values
 
 
-def config_from_form(values: dict) -> TrainConfig:
+def config_from_form(values: dict, n_seeds: int = 1, budget: int | None = RUN_BUDGET) -> TrainConfig:
     """A validated TrainConfig from widget values; pg.algo.reinforce.ConfigError (a ValueError)
-    names the field at fault in its message and in ``.field``."""
+    names the field at fault in its message and in ``.field``. A config whose run with
+    ``n_seeds`` seeds would need more than ``budget`` bytes (pg.runs.footprint) is refused with
+    a pg.runs.footprint.BudgetError (a ConfigError) naming what to lower; ``budget=None`` checks
+    the fields alone."""
     values = dict(values)
     values["hidden"] = _parse_sizes(values.get("hidden", "32"))
     for name in ("max_grad_norm", "solve_return"):
         values[name] = _parse_optional_number(name, values.get(name, "none"))
-    return TrainConfig(**values)
+    cfg = TrainConfig(**values)
+    if budget is not None:
+        require_fits(cfg, n_seeds, budget)
+    return cfg
 
 
-def try_config(values: dict) -> tuple[TrainConfig | None, str | None]:
-    """(config, None) from widget values, or (None, what is wrong) if they cannot train."""
+def try_config(values: dict, n_seeds: int = 1) -> tuple[TrainConfig | None, str | None]:
+    """(config, None) from widget values, or (None, what is wrong) if they cannot train (with
+    ``n_seeds`` seeds: a config over the memory budget cannot)."""
     try:
-        return config_from_form(values), None
+        return config_from_form(values, n_seeds), None
     except ValueError as error:
         return None, str(error)
 

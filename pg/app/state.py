@@ -32,7 +32,8 @@ from typing import Any
 from pg.algo.estimators import DEFAULT_ESTIMATORS
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
 from pg.envs.cartpole import INIT_BOUND, X_THRESHOLD
-from pg.lessons.comparison import COMPARE_CHOICES, COMPARE_EPISODES, MAX_ESTIMATORS
+from pg.lessons.comparison import COMPARE_CHOICES, COMPARE_EPISODES, MAX_ESTIMATORS, CompareSettings
+from pg.runs.footprint import COMPARISON_BUDGET, RUN_BUDGET, comparison_footprint, run_footprint, size_text
 from pg.runs.live import MAX_SEEDS
 from pg.viz.episode import MAX_NUDGE
 
@@ -243,7 +244,7 @@ def _train_field(name: str, kind: str, options, default):
 def _config_rejects(name: str, value) -> bool:
     """Whether TrainConfig refuses ``value`` for ``name`` (lr = 0 is refused: its range is open)."""
     try:
-        config_from_form(_FORM_DEFAULTS | {name: value})
+        config_from_form(_FORM_DEFAULTS | {name: value}, budget=None)
     except ValueError:
         return True
     return False
@@ -380,6 +381,9 @@ def from_query(kind, params: dict, also_allowed=APP_KEYS) -> tuple[Any, list[str
             _read_one(kind, name, given[name], values, warnings)
     if kind is TrainState:
         _check_config(values, warnings)
+        _check_memory(values, warnings)
+    if kind is CompareState:
+        _check_comparison(values, warnings)
     return kind(**values), warnings
 
 
@@ -403,7 +407,7 @@ def _check_config(values: dict, warnings: list) -> None:
     for _ in TRAIN_CONFIG_FIELDS:
         form = {name: values[name] for name in TRAIN_CONFIG_FIELDS}
         try:
-            config_from_form(form)
+            config_from_form(form, budget=None)  # the memory budget is _check_memory's
             return
         except ValueError as error:  # a ConfigError names its field
             named, message = getattr(error, "field", None), str(error)
@@ -418,6 +422,71 @@ def _check_config(values: dict, warnings: list) -> None:
             f"Ignored `{_query(culprit, spec.write(values[culprit]))}`: {reason}; using {_using(spec, base[culprit])}."
         )
         values[culprit] = base[culprit]
+
+
+# What a run's memory grows with (pg.runs.footprint): the link's values of these fields go back
+# to the preset's, the one that saves most first, until the run fits in RUN_BUDGET.
+MEMORY_FIELDS = ("batch_episodes", "max_episode_steps", "eval_episodes", "hidden", "max_updates", "max_env_steps",
+                 "n_seeds")
+
+
+def run_bytes(values: dict) -> int | None:
+    """The estimated peak bytes of the run these values describe (None if they cannot train)."""
+    try:
+        cfg = config_from_form({name: values[name] for name in TRAIN_CONFIG_FIELDS}, budget=None)
+    except ValueError:
+        return None
+    return run_footprint(cfg, values["n_seeds"]).total
+
+
+def _check_memory(values: dict, warnings: list) -> None:
+    """A link whose run would need more memory than RUN_BUDGET: the fields that drive the size go
+    back to the preset's values (the one that saves most first, only as many as needed), and one
+    warning names them with the estimate and the limit."""
+    first = need = run_bytes(values)
+    if need is None or need <= RUN_BUDGET:
+        return
+    base = preset_values(values["preset"]) | {"n_seeds": defaults(TrainState)["n_seeds"]}
+    given: dict[str, Any] = {}
+    while need is not None and need > RUN_BUDGET:
+        trials = [(run_bytes(values | {name: base[name]}), name)
+                  for name in MEMORY_FIELDS if name not in given and values[name] != base[name]]
+        trials = [(smaller, name) for smaller, name in trials if smaller is not None]
+        if not trials:
+            break
+        need, name = min(trials)
+        given[name], values[name] = values[name], base[name]
+    if given:
+        spec = specs(TrainState)
+        ignored = ", ".join(f"`{_query(name, spec[name].write(value))}`" for name, value in given.items())
+        using = ", ".join(f"{name} {_using(spec[name], base[name])}" for name in given)
+        warnings.append(f"Ignored {ignored}: this run would need about {size_text(first)}, more than the "
+                        f"{size_text(RUN_BUDGET)} one run may use here; using {using}.")
+
+
+def _check_comparison(values: dict, warnings: list) -> None:
+    """A comparison over COMPARISON_BUDGET goes back to the default settings, with a warning (the
+    page's choices keep every comparison far below it; this guards a future wider choice)."""
+    try:
+        need = comparison_footprint(_compare_settings(values))
+    except ValueError:
+        return
+    if need > COMPARISON_BUDGET:
+        base = defaults(CompareState)
+        changed = [name for name in ("estimators", "seeds", "episodes", "critic") if values[name] != base[name]]
+        spec = specs(CompareState)
+        ignored = ", ".join(f"`{_query(name, spec[name].write(values[name]))}`" for name in changed)
+        warnings.append(f"Ignored {ignored}: this comparison would need about {size_text(need)}, more than the "
+                        f"{size_text(COMPARISON_BUDGET)} one comparison may use here; using the defaults.")
+        for name in changed:
+            values[name] = base[name]
+
+
+def _compare_settings(values: dict) -> CompareSettings:
+    """The CompareSettings a CompareState's values stand for (as pages/views/compare.py builds them)."""
+    names = tuple(f"gae:{values['gae_lambda']:g}" if e == "gae" else e for e in values["estimators"])
+    return CompareSettings(names, n_seeds=values["seeds"], batch_episodes=values["episodes"],
+                           value_model=values["critic"], normalize_advantages=values["normalize"])
 
 
 def _using(spec: Spec, value) -> str:
@@ -478,4 +547,6 @@ __all__ = [
     "slug",
     "with_defaults",
     "preset_values",
+    "run_bytes",
+    "MEMORY_FIELDS",
 ]

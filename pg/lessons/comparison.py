@@ -38,6 +38,7 @@ import numpy as np
 from pg.algo.estimators import DEFAULT_ESTIMATORS, EstimatorSpec, parse_estimator
 from pg.algo.reinforce import TrainConfig, initial_policy
 from pg.lessons.variance import GradientProbe
+from pg.runs.footprint import require_comparison_fits
 from pg.runs.live import MAX_SEEDS, LiveRun
 
 MAX_ESTIMATORS = 4
@@ -113,15 +114,27 @@ class Checkpoint:
 
 
 class Comparison:
-    def __init__(self, settings: CompareSettings):
+    """The comparison of ``settings`` (see the module docstring). Each run's budget is per
+    seed (CompareSettings.max_env_steps, max_seconds). Like a LiveRun it can be cancelled
+    (``cancel``: what was recorded stays) and it ends with a message in ``failure`` rather than
+    raise when a run or a probe fails (ran out of memory, say)."""
+
+    def __init__(self, settings: CompareSettings, clock=time.monotonic):
+        require_comparison_fits(settings)  # the whole comparison, before any run is made
         self.settings = settings
         self.specs = settings.specs
         base = settings.base_config()
-        # every snapshot kept, so the "mid" checkpoint is the exact policy of that update
-        self.runs = [LiveRun(spec.config(base), settings.n_seeds, max_snapshots=base.max_updates + 1)
+        # every snapshot kept, so the "mid" checkpoint is the exact policy of that update;
+        # each LiveRun refuses a run too big for the server (pg.runs.footprint)
+        self.runs = [LiveRun(spec.config(base), settings.n_seeds, max_snapshots=base.max_updates + 1,
+                             shared_caps=False, clock=clock)
                      for spec in self.specs]
         self.checkpoints: list[Checkpoint] = []
         self.probe_seconds = 0.0
+        self.cancelled = False
+        self.probe_failure: str | None = None
+        self._clock = clock
+        self.last_used = clock()
         self._lock = threading.Lock()
 
     # -- running ---------------------------------------------------------------------------
@@ -132,14 +145,35 @@ class Comparison:
     @property
     def finished(self) -> bool:
         return self.training_finished and len(self.checkpoints) == len(CHECKPOINTS) and all(
-            c.probe.done for c in self.checkpoints)
+            c.probe is not None and c.probe.done for c in self.checkpoints)
+
+    @property
+    def failure(self) -> str | None:
+        """What ended the comparison, if a run or a probe failed, in words."""
+        for spec, run in zip(self.specs, self.runs, strict=True):
+            if run.failure is not None:
+                return f"{spec.label}: {run.failure}"
+        return self.probe_failure
+
+    @property
+    def done(self) -> bool:
+        """Nothing more will be computed: finished, failed or cancelled."""
+        return self.finished or self.failure is not None or self.cancelled
+
+    @property
+    def computing(self) -> bool:
+        return not self.done
 
     def advance(self, seconds: float) -> None:
         """About ``seconds`` of work: training (the unfinished runs share the time), then the
         gradient probes."""
         deadline = time.perf_counter() + seconds
-        with self._lock:
-            while not self.finished:
+        if not self._lock.acquire(timeout=max(seconds, 0.0)):  # another session computes it: no queue
+            self.touch()
+            return
+        try:
+            self.touch()
+            while not self.done:
                 if not self.training_finished:
                     running = [run for run in self.runs if not run.finished]
                     left = max(deadline - time.perf_counter(), 0.0)
@@ -149,19 +183,52 @@ class Comparison:
                     self._probe_step()
                 if time.perf_counter() >= deadline:
                     break
+        finally:
+            self.touch()
+            self._lock.release()
+
+    def touch(self) -> None:
+        """Note that a session uses this comparison now."""
+        self.last_used = self._clock()
+
+    def idle_for(self) -> float:
+        return self._clock() - self.last_used
+
+    def cancel(self, wait: float = 0.0) -> bool:
+        """Give the computation up for good: the runs are cancelled (their buffers freed) and
+        unfinished probes dropped; what was recorded stays. False if a session is computing it
+        and does not let go within ``wait`` seconds."""
+        if not self._lock.acquire(timeout=wait):
+            return False
+        try:
+            if not self.done:
+                self.cancelled = True
+            for run in self.runs:
+                run.cancel(wait=max(wait, 1.0))
+            for c in self.checkpoints:
+                if c.probe is not None and not c.probe.done:
+                    c.probe = None
+            return True
+        finally:
+            self._lock.release()
 
     def run(self) -> Comparison:
-        """To the end (training and probes)."""
-        while not self.finished:
+        """To the end (training and probes), or until a failure."""
+        while not self.done:
             self.advance(1.0)
         return self
 
     def _probe_step(self) -> None:
-        if not self.checkpoints:
-            self.checkpoints = self._make_checkpoints()
-        current = next(c for c in self.checkpoints if not c.probe.done)
         start = time.perf_counter()
-        current.probe.step()
+        try:
+            if not self.checkpoints:
+                self.checkpoints = self._make_checkpoints()
+            current = next(c for c in self.checkpoints if not c.probe.done)
+            current.probe.step()
+        except MemoryError as error:
+            self.probe_failure = "the gradient probe ran out of memory" + (f": {error}" if str(error) else "")
+        except Exception as error:  # noqa: BLE001 (a failure ends the comparison with words, not a traceback)
+            self.probe_failure = f"the gradient probe failed: {type(error).__name__}: {error}"
         self.probe_seconds += time.perf_counter() - start
 
     def mid_reference(self) -> tuple[int, int]:

@@ -17,6 +17,12 @@ member                         dtype    shape        meaning
 "config": TrainConfig.to_dict() or null, "history": [field, ...], "n_snapshots": K,
 "created_by": "..."}``.
 
+A file is usable only if every page can show it: the policy is a CartPole policy (4
+observations, 2 actions), its parameters and snapshots are finite and of a size training can
+reach, the stored config trains that same policy, snapshots and the history's ``iteration``
+column hold whole update numbers in the range TrainConfig allows, and each update is
+snapshotted at most once. ``save_policy`` refuses to write what would not load back.
+
 Loading reads the file by its content, never its name: a checkpoint renamed to ``.csv`` still
 loads, and a CSV renamed to ``.npz`` is refused as a text file. Every problem with a file
 raises ``CheckpointError`` with one sentence saying what is wrong and what was expected;
@@ -63,6 +69,20 @@ MAX_MEMBERS = 64
 MAX_META_BYTES = 1 * 2**20
 """the JSON metadata is a few hundred bytes; refuse a metadata member larger than this"""
 
+CARTPOLE_OBS_DIM = 4
+"""CartPole's observation: x, x_dot, theta, theta_dot (pg.envs.cartpole)"""
+CARTPOLE_ACTIONS = 2
+"""CartPole's actions: push left, push right"""
+MAX_PARAM_MAGNITUDE = 1e12
+"""refuse parameters larger than this in size. Training cannot get near it (an Adam step moves
+a parameter by about lr <= 10, and a run has at most 10,000,000 updates: 1e8), and below it
+every number the pages draw is finite (logits, P(right), the linear policy's weight
+differences); at 1e308 a weight difference overflows to infinity"""
+MAX_ITERATION = 10_000_000
+"""the largest update number: TrainConfig's max_updates allows no more"""
+MAX_SNAPSHOTS = 10_000
+"""the most snapshots a file can hold: ``python -m pg train --max-snapshots`` allows no more"""
+
 _FIXED_MEMBERS = ("meta", "params", "snapshot_iterations", "snapshot_params")
 _HISTORY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -99,8 +119,9 @@ class Run:
         snapshots = sorted(self.snapshots, key=lambda item: item[0])
         if snapshots and np.array_equal(snapshots[-1][1].params, self.policy.params):
             return snapshots
-        iterations = self.history.get("iteration")
-        last = int(np.nanmax(iterations)) if iterations is not None and len(iterations) else None
+        iterations = np.asarray(self.history.get("iteration", []), dtype=np.float64)
+        iterations = iterations[np.isfinite(iterations)]  # load_run refuses NaN; a Run built in code may not
+        last = int(iterations.max()) if len(iterations) else None
         if last is None or (snapshots and last <= snapshots[-1][0]):
             last = snapshots[-1][0] + 1 if snapshots else 0
         return [*snapshots, (last, self.policy)]
@@ -143,9 +164,12 @@ def _arrays_to_save(policy, config, history, snapshots) -> dict[str, np.ndarray]
     params = np.asarray(policy.params, dtype=np.float64)
     if not np.isfinite(params).all():
         raise ValueError("the policy has NaN or infinite parameters; save the last good policy instead")
+    _check_fits_cartpole(policy.spec)
+    _check_magnitude("params", params)
     arrays = {"params": params}
 
     config_dict = _config_to_dict(config)
+    _check_config_trains(config_dict, policy.spec)
 
     history_fields = []
     if history:
@@ -161,6 +185,8 @@ def _arrays_to_save(policy, config, history, snapshots) -> dict[str, np.ndarray]
             history_fields.append(name)
         if len(lengths) > 1:
             raise ValueError(f"history columns must have equal lengths, got lengths {sorted(lengths)}")
+        if "iteration" in history_fields:
+            _check_iteration_column(arrays["history.iteration"])
 
     if snapshots:
         iterations, rows = [], []
@@ -174,8 +200,10 @@ def _arrays_to_save(policy, config, history, snapshots) -> dict[str, np.ndarray]
                 )
             if not np.isfinite(row).all():
                 raise ValueError(f"snapshot at iteration {iteration} has NaN or infinite parameters")
+            _check_magnitude(f"the snapshot at iteration {iteration}", row)
             iterations.append(int(iteration))
             rows.append(row)
+        _check_snapshot_iterations(iterations)
         arrays["snapshot_iterations"] = np.array(iterations, dtype=np.int64)
         arrays["snapshot_params"] = np.stack(rows)
 
@@ -229,6 +257,7 @@ def load_run(source) -> Run:
         raise CheckpointError(f"the parameters do not fit the declared policy: {error}") from None
 
     config = _check_config(meta.get("config"))
+    _check_config_trains(config, spec)
     history = _check_history(meta.get("history"), arrays)
     snapshots = _check_snapshots(arrays, policy)
     return Run(policy=policy, config=config, history=history, snapshots=snapshots, meta=meta)
@@ -511,7 +540,23 @@ def _check_spec(spec) -> dict:
             raise CheckpointError(
                 f"the MLP policy's hidden sizes must be a list of 1 to 16 integers in [1, 4096], got {hidden!r}"
             )
+    _check_fits_cartpole(spec)
     return spec
+
+
+def _check_fits_cartpole(spec: dict) -> None:
+    """Every page and ``evaluate`` run the policy on CartPole: 4 numbers in, 2 actions out."""
+    obs_dim, n_actions = spec["obs_dim"], spec["n_actions"]
+    if (obs_dim, n_actions) != (CARTPOLE_OBS_DIM, CARTPOLE_ACTIONS):
+        raise CheckpointError(
+            f"the policy takes {_count(obs_dim, 'observation')} and chooses between {_count(n_actions, 'action')}, "
+            f"but CartPole has {CARTPOLE_OBS_DIM} observations (x, x_dot, theta, theta_dot) and "
+            f"{CARTPOLE_ACTIONS} actions (push left, push right), so this policy is for another task"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # -- step 5: arrays --------------------------------------------------------------------------
@@ -525,7 +570,18 @@ def _float_array(arrays: dict[str, np.ndarray], name: str, ndim: int) -> np.ndar
         raise CheckpointError(f"{name} must be a {ndim}-D array, got shape {values.shape}")
     if not np.isfinite(values).all():
         raise CheckpointError(f"{name} contains NaN or infinite values; a saved policy must be finite")
-    return values.astype(np.float64)
+    values = values.astype(np.float64)
+    _check_magnitude(name, values)
+    return values
+
+
+def _check_magnitude(name: str, values: np.ndarray) -> None:
+    largest = float(np.max(np.abs(values), initial=0.0))
+    if largest > MAX_PARAM_MAGNITUDE:
+        raise CheckpointError(
+            f"{name} holds a value of size {largest:.3g}, beyond the {MAX_PARAM_MAGNITUDE:.0e} that training "
+            "can reach, so the pages could not draw this policy"
+        )
 
 
 def _check_config(config) -> dict | None:
@@ -537,6 +593,19 @@ def _check_config(config) -> dict | None:
         return TrainConfig.from_dict(config).to_dict()
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"the stored training config is invalid: {error}") from None
+
+
+def _check_config_trains(config: dict | None, spec: dict) -> None:
+    """The stored config (validated) must describe the policy the file holds."""
+    if config is None:
+        return
+    described, held = _policy_words(config["policy"], config["hidden"]), _policy_words(spec["kind"], spec.get("hidden"))
+    if described != held:
+        raise CheckpointError(f"the stored training config trains {described}, but the file holds {held}")
+
+
+def _policy_words(kind: str, hidden) -> str:
+    return f"an MLP policy with hidden layers {list(hidden)}" if kind == "mlp" else f"a {kind} policy"
 
 
 def _check_history(history_fields, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -565,7 +634,45 @@ def _check_history(history_fields, arrays: dict[str, np.ndarray]) -> dict[str, n
     if len(set(lengths.values())) > 1:
         detail = ", ".join(f"{name}: {n}" for name, n in lengths.items())
         raise CheckpointError(f"history columns must all have the same length, got {detail}")
+    if "iteration" in history:
+        _check_iteration_column(history["iteration"])
     return history
+
+
+def _check_iteration_column(iterations: np.ndarray) -> None:
+    """The pages number checkpoints and look up training returns by this column."""
+    missing = np.isnan(iterations)
+    if missing.any():
+        where = "every row" if missing.all() else f"row {int(np.argmax(missing)) + 1} of {len(iterations)}"
+        raise CheckpointError(
+            f"history column 'iteration' is NaN in {where}; it must give the update number of every row"
+        )
+    bad = (iterations != np.round(iterations)) | (iterations < 0) | (iterations > MAX_ITERATION)
+    if bad.any():
+        raise CheckpointError(
+            f"history column 'iteration' holds {_number(iterations[np.argmax(bad)])}; update numbers are whole "
+            f"numbers from 0 to {MAX_ITERATION:,}"
+        )
+
+
+def _check_snapshot_iterations(iterations) -> None:
+    iterations = np.asarray(iterations)
+    if len(iterations) > MAX_SNAPSHOTS:
+        raise CheckpointError(
+            f"there are {len(iterations):,} snapshots, more than the {MAX_SNAPSHOTS:,} a policy file can hold"
+        )
+    bad = (iterations < 0) | (iterations > MAX_ITERATION)
+    if bad.any():
+        raise CheckpointError(
+            f"snapshot_iterations holds {iterations[np.argmax(bad)]}; update numbers are whole numbers "
+            f"from 0 to {MAX_ITERATION:,}"
+        )
+    values, counts = np.unique(iterations, return_counts=True)
+    if (counts > 1).any():
+        raise CheckpointError(
+            f"snapshot_iterations lists update {values[np.argmax(counts > 1)]} more than once; "
+            "a run keeps one snapshot per update"
+        )
 
 
 def _check_snapshots(arrays: dict[str, np.ndarray], policy: SoftmaxPolicy) -> list[tuple[int, SoftmaxPolicy]]:
@@ -582,6 +689,7 @@ def _check_snapshots(arrays: dict[str, np.ndarray], policy: SoftmaxPolicy) -> li
         )
     if (iterations < 0).any():
         raise CheckpointError("snapshot_iterations must be >= 0")
+    _check_snapshot_iterations(iterations)
     rows = _float_array(arrays, "snapshot_params", ndim=2)
     n_params = policy.params.size
     if rows.shape[1] != n_params:
@@ -593,6 +701,12 @@ def _check_snapshots(arrays: dict[str, np.ndarray], policy: SoftmaxPolicy) -> li
             f"there are {len(iterations)} snapshot iterations but {len(rows)} snapshot parameter rows"
         )
     return [(int(it), policy.with_params(row)) for it, row in zip(iterations, rows)]
+
+
+def _number(value: float) -> str:
+    """An update number as written: 12 or -3 or 10,000,005 when whole, else 0.5 or 1e+300."""
+    value = float(value)
+    return f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
 def _one_line(error: BaseException) -> str:

@@ -6,8 +6,10 @@ the recorded columns (through pg.app.live_view), so all it shows is tested witho
 =================  ======================================================================
 method             what for
 =================  ======================================================================
-advance(seconds)   train every unfinished seed, round-robin, for about ``seconds``
+advance(seconds)   train every unfinished seed, round-robin, for about ``seconds`` (it
+                   returns within about ``seconds`` even in the middle of an update)
 step()             exactly one update of every unfinished seed (the Step button)
+cancel()           give the computation up for good, keeping what was recorded
 history(i)         seed i's columns (pg.runs.history.HISTORY_FIELDS plus ``ma_return``)
 episode_points(i)  seed i's individual episode returns, downsampled
 band(field)        per update: median, min and max across seeds (seeds that stopped keep
@@ -16,11 +18,27 @@ band(field)        per update: median, min and max across seeds (seeds that stop
 
 A LiveRun may be shared by several sessions (runs are deterministic, pg.app.registry):
 ``advance`` holds a lock, and readers only read rows below ``n``, which never change once
-written.
+written. A session that finds the lock taken (another is computing) does not queue: it gets
+nothing done after waiting at most its ``seconds``.
+
+How a run stays within its tick, its caps and its memory:
+
+* An update is suspended, not abandoned, when a tick ends: each seed's ``train`` generator is
+  given a ``pause`` hook (asked between time steps), and the next ``advance`` resumes the seed
+  that was paused, so the run is the same, bit for bit, however it was cut into ticks.
+* The caps (``max_env_steps``, ``max_seconds``) apply to all seeds together: the seeds' rollouts
+  share one pg.algo.rollout.StepBudget (never more than the cap plus one time step's batch), and
+  the training time of all seeds counts against ``max_seconds``. The run then ends with the
+  cap's name as stop_reason; a batch the cap cut short is dropped.
+* Once finished, failed or cancelled, a run keeps only its history, snapshots and policies: the
+  generators (with their rollout and evaluation buffers) are closed and dropped.
+* Any exception inside a seed's training (MemoryError included) ends the whole run with a
+  message in ``failure``; nothing is raised to the page.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import warnings
@@ -30,7 +48,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
+from pg.algo.rollout import StepBudget
 from pg.runs.checkpoint import Run, policy_to_bytes
+from pg.runs.footprint import require_fits
 from pg.runs.history import HISTORY_FIELDS, Columns, RunRecorder, downsample_index
 
 MAX_SEEDS = 5
@@ -51,9 +71,9 @@ class Solved:
 class SeedRun:
     """One seed: its generator, recorded columns, latest policy and status."""
 
-    def __init__(self, cfg: TrainConfig, max_snapshots: int):
+    def __init__(self, cfg: TrainConfig, max_snapshots: int, pause=None, budget: StepBudget | None = None):
         self.cfg = cfg
-        self.updates = train(cfg)
+        self.updates = train(cfg, pause=pause, budget=budget)
         self.recorder = RunRecorder(max_snapshots)
         self.policy = initial_policy(cfg)
         self.recorder.keeper.add(0, self.policy.params.copy())
@@ -64,17 +84,33 @@ class SeedRun:
         self.stop_reason: str | None = None
         self.solved: Solved | None = None
         self.error: str | None = None
+        self.failure: str | None = None
 
-    def next_update(self) -> None:
+    def next_update(self) -> bool:
+        """Train on until the next update is recorded or the seed ends (True), or until the
+        pause hook stops it in the middle of an update (False: the next call goes on there)."""
         try:
             update = next(self.updates)
-        except StopIteration:
-            self.finished = True
-            return
+            if update is None:  # paused in the middle of an update
+                return False
+            self.record(update)
+        except StopIteration:  # train() ends without a last Update only when the step budget ran out
+            self.end("max_env_steps")
+            return True
         except TrainingDiverged as error:
-            self.finished, self.stop_reason, self.error = True, "diverged", str(error)
             self.policy = error.policy  # the last policy whose numbers were finite
-            return
+            self.end("diverged")
+            self.error = str(error)
+            return True
+        except MemoryError as error:
+            self.fail(f"ran out of memory at update {self.recorder.n + 1}" + (f": {error}" if str(error) else ""))
+            return True
+        except Exception as error:  # noqa: BLE001 (any failure ends the run with words, not a traceback)
+            self.fail(f"failed at update {self.recorder.n + 1}: {type(error).__name__}: {error}")
+            return True
+        return True
+
+    def record(self, update) -> None:
         # readers gate on recorder.n, so the recorder is written last
         first_episode = self.recorder.episodes
         for k, ret in enumerate(update.episode_returns):
@@ -87,19 +123,55 @@ class SeedRun:
             self.solved = Solved(update.iteration, update.wall_time, update.env_steps,
                                  self.recorder.episodes, update.eval_return)
         if update.stop_reason:
-            self.finished, self.stop_reason = True, update.stop_reason
-            self.updates.close()  # free the rollout and evaluation buffers a finished run no longer needs
+            self.end(update.stop_reason)
+
+    def end(self, reason: str | None) -> None:
+        """Finish (if not finished yet) with ``reason`` and free the rollout and evaluation
+        buffers: a finished seed keeps its columns, snapshots and policy only."""
+        if not self.finished:
+            self.finished, self.stop_reason = True, reason
+        self.drop_generator()
+
+    def fail(self, message: str) -> None:
+        self.failure = message
+        self.end("failed")
+
+    def drop_generator(self) -> None:
+        updates, self.updates = self.updates, None
+        if updates is not None:
+            try:
+                updates.close()
+            except Exception:  # noqa: BLE001 (a generator that fails on closing is gone all the same)
+                pass
 
 
 class LiveRun:
-    def __init__(self, cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int = 200):
+    """1 to 5 seeds of one config, trained in chunks (see the module docstring).
+
+    ``shared_caps``: the config's ``max_env_steps`` and ``max_seconds`` bound all seeds together
+    (the live page); False leaves them to each seed, as ``train`` applies them (a comparison,
+    whose budget is per seed). ``clock`` tells when the run was last used (pg.app.registry
+    cancels a run nobody uses)."""
+
+    def __init__(self, cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int = 200, *, shared_caps: bool = True,
+                 clock=time.monotonic):
         if not 1 <= n_seeds <= MAX_SEEDS:
             raise ValueError(f"number of seeds must be an integer in [1, {MAX_SEEDS}], got {n_seeds!r}")
+        require_fits(cfg, n_seeds, max_snapshots=max_snapshots)  # a run too big for the server is refused here
         self.cfg = cfg
+        self.budget = StepBudget(cfg.max_env_steps) if shared_caps else None
+        self.shared_caps = shared_caps
         # seeds cfg.seed, cfg.seed + 1, ...; past the largest seed (2**32 - 1) they wrap to 0
-        self.seeds = [SeedRun(replace(cfg, seed=(cfg.seed + i) % 2**32), max_snapshots) for i in range(n_seeds)]
+        self.seeds = [SeedRun(replace(cfg, seed=(cfg.seed + i) % 2**32), max_snapshots, self._pause, self.budget)
+                      for i in range(n_seeds)]
         self.compute_seconds = 0.0
         self.clock = Columns(("seconds", "updates"))  # after each round: training time, updates done
+        self.cancelled = False
+        self._clock = clock
+        self.last_used = clock()
+        self._turn = 0  # the seed whose update is next (or under way): the round-robin's place
+        self._pause_at = math.inf  # perf_counter time at which the update under way pauses
+        self._first_ask = False
         self._lock = threading.Lock()
 
     def matches(self, cfg: TrainConfig, n_seeds: int) -> bool:
@@ -111,40 +183,124 @@ class LiveRun:
     def finished(self) -> bool:
         return all(s.finished for s in self.seeds)
 
+    @property
+    def computing(self) -> bool:
+        """Whether more can be computed: not finished, not cancelled."""
+        return not self.finished and not self.cancelled
+
     def step(self) -> int:
         """One update of every unfinished seed. Returns the number of updates made."""
+        self.touch()
         with self._lock:
-            return self._step()
+            return self._step(turns=len(self.seeds))
 
-    def _step(self) -> int:
-        start, made = time.perf_counter(), 0
-        for seed in self.seeds:
-            if not seed.finished:
-                before = seed.recorder.n
-                seed.next_update()
-                made += seed.recorder.n - before
-        self.compute_seconds += time.perf_counter() - start
+    def _pause(self) -> bool:
+        """The seeds' pause hook, asked between time steps: time to give control back? Never
+        at the first time it is asked in a chunk, so that every chunk makes progress."""
+        if self._first_ask:
+            self._first_ask = False
+            return False
+        return time.perf_counter() >= self._pause_at
+
+    def _step(self, deadline: float = math.inf, turns: int | None = None) -> int:
+        """The seeds take turns, round-robin from the one whose turn it is, each making one
+        update (a finished seed skips its turn): ``turns`` turns, or to the end of the round
+        (the last seed) if None. ``deadline`` (a perf_counter time) pauses the seed under way,
+        whose turn it then stays. Returns the updates made."""
+        start, made, n_seeds = time.perf_counter(), 0, len(self.seeds)
+        turns = n_seeds - self._turn if turns is None else turns
+        if self.shared_caps:  # the time cap: all seeds' training counts
+            deadline = min(deadline, start + self.cfg.max_seconds - self.compute_seconds)
+        self._pause_at, self._first_ask = deadline, True
+        try:
+            while turns > 0 and self.computing:
+                seed = self.seeds[self._turn]
+                if not seed.finished:
+                    before = seed.recorder.n
+                    turn_over = seed.next_update()
+                    made += seed.recorder.n - before
+                    if seed.failure is not None:
+                        self._end_all("failed")
+                    if not turn_over:
+                        break
+                self._turn = (self._turn + 1) % n_seeds
+                turns -= 1
+        finally:
+            self._pause_at = math.inf
+            self.compute_seconds += time.perf_counter() - start
+            if self.shared_caps:
+                self._apply_caps()
         if made:
             self.clock.append({"seconds": self.compute_seconds, "updates": self.n})
         return made
 
-    def advance(self, seconds: float, max_updates: int | None = None) -> int:
-        """Train for about ``seconds`` (at least one round), or until ``max_updates`` more
-        updates of seed 0 are recorded. Returns the number of updates made.
+    def _apply_caps(self) -> None:
+        """End every unfinished seed once the run's step or time cap is spent."""
+        if self.budget.spent:
+            self._end_all("max_env_steps")
+        elif self.compute_seconds >= self.cfg.max_seconds:
+            self._end_all("max_seconds")
 
-        A round that would likely end past the deadline (it takes about as long as the last
-        one) is left for the next call: the page redraws every ``seconds``, and a late
-        evaluation of 100 long episodes would otherwise stretch a 0.2 s tick by a third."""
-        deadline = time.perf_counter() + seconds
-        made, target = 0, None if max_updates is None else self.n + max_updates
-        with self._lock:
-            while not self.finished:
-                start = time.perf_counter()
-                made += self._step()
+    def _end_all(self, reason: str) -> None:
+        for seed in self.seeds:
+            seed.end(reason)
+
+    def advance(self, seconds: float, max_updates: int | None = None) -> int:
+        """Train for about ``seconds``, or until ``max_updates`` more updates of seed 0 are
+        recorded. Returns the number of updates made.
+
+        It returns within about ``seconds`` even in the middle of an update (which the next
+        call resumes). A round (an update of every seed) that would likely end past the
+        deadline (it takes about as long as the last one) is left for the next call: the page
+        redraws every ``seconds``. If another session is computing this run, it waits for it
+        at most ``seconds`` and then returns 0 (no queue of waiting computations builds up)."""
+        start = time.perf_counter()
+        if not self._lock.acquire(timeout=max(seconds, 0.0)):
+            self.touch()
+            return 0
+        try:
+            self.touch()
+            deadline = start + seconds
+            made, target = 0, None if max_updates is None else self.n + max_updates
+            while self.computing:
+                round_start = time.perf_counter()
+                made += self._step(deadline)
                 now = time.perf_counter()
-                if now + (now - start) > deadline or (target is not None and self.n >= target):
+                if now + (now - round_start) > deadline or (target is not None and self.n >= target):
                     break
-        return made
+            return made
+        finally:
+            self.touch()
+            self._lock.release()
+
+    def touch(self) -> None:
+        """Note that a session uses this run now (computing it, or replaying it)."""
+        self.last_used = self._clock()
+
+    def idle_for(self) -> float:
+        """Seconds since a session last used this run."""
+        return self._clock() - self.last_used
+
+    def cancel(self, wait: float = 0.0) -> bool:
+        """Give the computation up for good (nobody is using it): close every generator and
+        drop its buffers; the history, snapshots and policies stay. False (nothing done) if a
+        session is computing it and does not let go within ``wait`` seconds."""
+        if not self._lock.acquire(timeout=wait):
+            return False
+        try:
+            if self.computing:
+                self.cancelled = True
+            for seed in self.seeds:
+                seed.drop_generator()
+            return True
+        finally:
+            self._lock.release()
+
+    @property
+    def failure(self) -> str | None:
+        """What ended the run, if it failed (ran out of memory, an unexpected error)."""
+        failures = [s.failure for s in self.seeds if s.failure]
+        return failures[0] if failures else None
 
     def updates_at(self, seconds: float) -> int:
         """How many updates (of seed 0) had been computed after ``seconds`` of training: a

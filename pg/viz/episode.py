@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pg.algo.rollout import Roller
 from pg.envs import CartPole
 from pg.envs.cartpole import INIT_BOUND, THETA_THRESHOLD, X_THRESHOLD
-from pg.algo.rollout import Roller
 
 MAX_NUDGE = 3.0  # rad/s; a push on the pole far larger than anything balancing could undo
 

@@ -4,7 +4,8 @@ The chart *specs* use named data sources (``alt.NamedData``) and are built once 
 each redraw only supplies fresh, downsampled ``datasets`` (``training_datasets``). Vega then
 updates the data in place instead of re-embedding the chart, and no Altair validation runs
 per redraw. ``panel_chart`` returns each panel's Altair chart (tested on its encodings);
-``live_specs`` are their Vega-Lite dicts, cached by the page.
+``live_specs`` are their Vega-Lite dicts; ``page_specs`` keeps them for the most recent
+``SPEC_CACHE_SIZE`` layouts, shared by every session.
 
 Redraws are cheap for the browser too, which must keep up with 4 to 5 redraws a second
 beside the training (a browser that falls behind queues the redraws, and a Stop click waits
@@ -28,6 +29,8 @@ bars         value, label              the solve bars (solve_bars: v1's, and v0'
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import altair as alt
 import pandas as pd
@@ -244,6 +247,23 @@ def live_heatmap_chart(large: bool = False, height: int | None = None):
 
 def live_heatmap_spec(large: bool = False) -> dict:
     return _for_live_redraws(live_heatmap_chart(large).to_dict())
+
+
+SPEC_CACHE_SIZE = 32
+"""layouts whose specs are kept. A layout is (several seeds?, time limit, presenter mode), and
+the time limit takes any value up to 100,000: with no bound, 300 time limits held 42 MB
+(about 140 KB a layout); 32 hold about 4.5 MB and cover a room's usual settings."""
+
+
+@lru_cache(maxsize=SPEC_CACHE_SIZE)
+def page_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = False) -> dict[str, dict]:
+    """The Live training page's specs for one layout: every panel's and the live heatmap's.
+
+    Built once per layout (building validates, which takes far longer than a redraw) and kept
+    for the ``SPEC_CACHE_SIZE`` most recently used layouts. The dicts are shared by every
+    session: read them, never modify them (``with_datasets`` makes a copy).
+    """
+    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec(large)}
 
 
 def live_heatmap_datasets(policy, resolution: int = 25) -> dict[str, pd.DataFrame]:

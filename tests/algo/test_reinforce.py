@@ -1,4 +1,5 @@
-"""pg.algo.reinforce (TrainConfig, train, evaluate, the estimator) and pg.algo.rollout.Roller.
+"""pg.algo.reinforce (TrainConfig, train, evaluate, the estimator); pg.algo.rollout's Roller is
+tested in tests/algo/test_rollout.py.
 
 Determinism is tested by training twice; the trained policy is checked in Gymnasium itself;
 divergence is forced by patching the gradient; the estimator is checked against finite
@@ -26,7 +27,6 @@ from pg.algo.reinforce import (
     CARTPOLE_V0_SOLVED,
     CARTPOLE_V1_SOLVED,
     ConfigError,
-    Evaluator,
     default_solve_return,
     reinforce_gradient,
     surrogate_loss,
@@ -592,103 +592,6 @@ def test_trained_policy_solves_gymnasium_with_float32_observations(default_runs)
 
 
 # ---------------------------------------------------------------------------------------------
-# (h) Roller
-# ---------------------------------------------------------------------------------------------
-def test_roller_batch_shapes_masks_and_rewards():
-    """obs (T, N, 4), actions (T, N) in {0, 1}, rewards and alive (T, N); T is the longest
-    episode; alive is a prefix of each column whose length is the episode's; rewards equal
-    alive; every episode ended (terminated or truncated)."""
-    env = CartPole(12, max_steps=100)
-    roller = Roller(env, seed=0)
-    batch = roller.run(margin_policy((0, 0, 1, 1), bias=0.2), np.random.default_rng(0))
-    T = len(batch.alive)
-    assert batch.obs.shape == (T, 12, 4) and batch.actions.shape == (T, 12)
-    assert batch.rewards.shape == (T, 12) and batch.alive.shape == (T, 12) and batch.alive.dtype == bool
-    assert set(np.unique(batch.actions)) <= {0, 1}
-    lengths = batch.lengths
-    assert T == lengths.max() and lengths.min() >= 1
-    assert np.array_equal(batch.alive, np.arange(T)[:, None] < lengths[None, :])
-    assert np.array_equal(batch.rewards, batch.alive.astype(float))
-    assert np.array_equal(batch.episode_returns, lengths.astype(float))
-    assert batch.env_steps == lengths.sum()
-    assert not env.alive.any() and np.array_equal(env.steps, lengths)
-    assert (lengths == 100).any() and (lengths < 100).any()
-    assert np.abs(batch.obs[0]).max() <= 0.05
-
-
-def test_roller_observations_are_the_env_trajectory():
-    """Replaying the batch's actions from its start states in a fresh CartPole reproduces
-    every alive observation exactly."""
-    policy = margin_policy((0, 0, 1, 1))
-    batch = Roller(CartPole(10), seed=3).run(policy, np.random.default_rng(3))
-    env = CartPole(10)
-    env.reset()
-    env.state = batch.obs[0]
-    for t in range(len(batch.alive) - 1):
-        obs, *_ = env.step(batch.actions[t])
-        alive_next = batch.alive[t + 1]
-        assert np.array_equal(obs[alive_next], batch.obs[t + 1][alive_next])
-
-
-def test_roller_runs_draw_fresh_start_states_and_are_seeded():
-    policy = margin_policy((0, 0, 1, 1))
-    a, b = Roller(CartPole(4, 50), seed=7), Roller(CartPole(4, 50), seed=7)
-    first_a = a.run(policy, greedy=True).obs[0].copy()
-    second_a = a.run(policy, greedy=True).obs[0].copy()
-    assert np.array_equal(first_a, b.run(policy, greedy=True).obs[0])
-    assert not np.array_equal(first_a, second_a)
-
-
-@pytest.mark.parametrize("kind", ["linear", "mlp"])
-def test_roller_sampled_actions_follow_policy_probabilities(kind):
-    """Over all visited states, the number of 'push right' actions is within 5 standard
-    deviations (sqrt of sum p(1-p)) of sum p = expected count, overall and within each of 4
-    probability bins (false alarm < 1e-5 per check)."""
-    rng = np.random.default_rng(11)
-    if kind == "linear":
-        policy = margin_policy((0.5, 1.0, 8.0, 4.0), bias=0.3)
-    else:
-        policy = make_policy("mlp", hidden=(8,), seed=3, init_scale=3.0)
-    batch = Roller(CartPole(300), seed=2).run(policy, rng)
-    alive = batch.alive
-    p1 = policy.probs(batch.obs[alive])[:, 1]
-    actions = batch.actions[alive].astype(float)
-    assert len(p1) > 3000 and p1.min() < 0.25 and p1.max() > 0.75
-    edges = np.quantile(p1, [0, 0.25, 0.5, 0.75, 1.0])
-    bins = [np.ones_like(p1, bool)] + [(p1 >= lo) & (p1 <= hi) for lo, hi in zip(edges[:-1], edges[1:])]
-    for in_bin in bins:
-        expected = p1[in_bin].sum()
-        sd = np.sqrt((p1[in_bin] * (1 - p1[in_bin])).sum())
-        assert abs(actions[in_bin].sum() - expected) < 5 * sd, (actions[in_bin].sum(), expected, sd)
-
-
-@pytest.mark.parametrize("kind", ["linear", "mlp"])
-def test_roller_greedy_run_takes_the_argmax(kind):
-    policy = margin_policy((0, 0, 1, 1), bias=0.05) if kind == "linear" else make_policy("mlp", seed=1, init_scale=2.0)
-    batch = Roller(CartPole(20), seed=4).run(policy, greedy=True)
-    alive = batch.alive
-    assert np.array_equal(batch.actions[alive], policy.act(batch.obs[alive], greedy=True))
-
-
-def test_stop_below_cuts_a_hopeless_evaluation_short_with_a_valid_bound():
-    """A policy averaging ~360 cannot reach 475: with stop_below=475 the run stops early
-    (at a multiple of 8 steps, some episodes still alive) and the evaluator reports no mean
-    but an upper bound that is below 475 and above the true mean of the full run."""
-    policy = margin_policy((0, -0.5, 1, 1))
-    full = Roller(CartPole(100), seed=0).run(policy, greedy=True)
-    full_returns = full.episode_returns.copy()
-    cut_roller = Roller(CartPole(100), seed=0)
-    cut = cut_roller.run(policy, greedy=True, stop_below=475.0)
-    assert len(cut.alive) < len(full.alive) and len(cut.alive) % 8 == 0
-    assert cut_roller.env.alive.any()
-    np.testing.assert_array_equal(cut.obs, full.obs[: len(cut.alive)])
-    returns, upper = Evaluator(100, 500, 0)(policy, stop_below=475.0)
-    assert returns is None and full_returns.mean() <= upper < 475
-    returns, upper = Evaluator(100, 500, 0)(policy, stop_below=100.0)
-    assert upper is None and np.array_equal(returns, full_returns)
-
-
-# ---------------------------------------------------------------------------------------------
 # (i) evaluate
 # ---------------------------------------------------------------------------------------------
 def test_evaluate_returns_one_greedy_return_per_episode():
@@ -713,3 +616,109 @@ def test_history_has_one_row_per_update(default_runs):
     assert all(column.shape == (len(updates),) for column in history.values())
     np.testing.assert_array_equal(history["episodes"], 16 * np.arange(1, len(updates) + 1))
     np.testing.assert_array_equal(np.isnan(history["eval_return"]), [u.eval_return is None for u in updates])
+
+
+# ---------------------------------------------------------------------------------------------
+# (j) train's pause hook and step budget; the arguments of evaluate and train
+# ---------------------------------------------------------------------------------------------
+PAUSABLE = [
+    TrainConfig(seed=0),  # solves at update 18: evaluations complete and cut short
+    TrainConfig(seed=7, policy="mlp", hidden=(8,), baseline="value", value_model="mlp", max_updates=6,
+                stop_on_solve=False, eval_every=2, eval_episodes=20),
+]
+
+
+@pytest.mark.parametrize("cfg", PAUSABLE, ids=["default", "mlp"])
+@pytest.mark.parametrize("every", [1, 3, 50])
+def test_a_run_paused_anywhere_gives_the_numbers_of_one_never_paused(cfg, every):
+    """Pausing at every ``every``-th time the hook is asked (in rollouts, evaluations and
+    between the steps of an update) changes nothing: same updates, same policies, bit for bit."""
+    reference, _ = run(cfg)
+    asked = {"n": 0}
+
+    def pause():
+        asked["n"] += 1
+        return asked["n"] % every == 0
+
+    updates, pauses = [], 0
+    for item in train(cfg, pause=pause):
+        if item is None:
+            pauses += 1
+        else:
+            updates.append(item)
+    assert pauses >= asked["n"] // every > 0
+    assert len(updates) == len(reference)
+    for a, b in zip(updates, reference, strict=True):
+        np.testing.assert_array_equal(a.policy.params, b.policy.params)
+        assert (a.eval_return, a.eval_upper_bound, a.env_steps, a.stop_reason) == (
+            b.eval_return, b.eval_upper_bound, b.env_steps, b.stop_reason)
+    for name, column in history_without_wall_time(updates).items():
+        np.testing.assert_array_equal(column, history_without_wall_time(reference)[name], err_msg=name)
+
+
+def test_time_paused_does_not_count_as_training():
+    import time
+
+    cfg = TrainConfig(seed=0, max_updates=2, stop_on_solve=False)
+    asked = {"n": 0}
+
+    def pause():  # the first three times asked
+        asked["n"] += 1
+        return asked["n"] <= 3
+
+    start, updates = time.perf_counter(), []
+    for item in train(cfg, pause=pause):
+        if item is None:
+            time.sleep(0.2)  # the caller away (another tick, another session)
+        else:
+            updates.append(item)
+    elapsed = time.perf_counter() - start
+    assert len(updates) == 2 and updates[-1].wall_time <= elapsed - 0.6
+
+
+def test_a_step_budget_ends_the_run_before_the_batch_that_would_overshoot_it():
+    """train(cfg) alone overshoots max_env_steps by most of a batch (its check comes after the
+    update); with a StepBudget of the same size the run stops in the middle of that batch,
+    takes less than one time step's batch (N steps) more than the cap, and records no update
+    for the batch it cut short."""
+    from pg.algo.rollout import StepBudget
+
+    cfg = TrainConfig(seed=1, max_env_steps=5000, stop_on_solve=False)
+    plain, _ = run(cfg)
+    assert plain[-1].stop_reason == "max_env_steps" and plain[-1].env_steps > 5000
+    budget = StepBudget(5000)
+    capped = list(train(cfg, budget=budget))
+    taken = 5000 - budget.left
+    assert 5000 <= taken < 5000 + cfg.batch_episodes
+    assert len(capped) == len(plain) - 1 and capped[-1].env_steps < 5000 and capped[-1].stop_reason is None
+    for a, b in zip(capped, plain, strict=False):
+        np.testing.assert_array_equal(a.policy.params, b.policy.params)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"episodes": 0}, "episodes must be an integer >= 1, got 0"),
+        ({"episodes": 2.5}, "episodes must be an integer >= 1, got 2.5"),
+        ({"max_steps": 0}, "max_steps must be an integer >= 1, got 0"),
+        ({"max_steps": "500"}, "max_steps must be an integer >= 1, got '500'"),
+    ],
+)
+def test_evaluate_names_the_argument_at_fault(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        evaluate(margin_policy((0, 0, 1, 1)), **kwargs)
+
+
+def test_a_parameter_vector_is_not_a_policy():
+    for call in (lambda p: evaluate(p), lambda p: train(TrainConfig(), policy=p)):
+        with pytest.raises(TypeError, match=r"policy must be a policy from pg.make_policy or pg.load_policy, "
+                                            r"got numpy.ndarray \(a parameter vector: wrap it"):
+            call(np.zeros(10))
+        with pytest.raises(TypeError, match="got builtins.str"):
+            call("policy.npz")
+    wrong_size = make_policy("linear", obs_dim=5, n_actions=2, seed=0)
+    with pytest.raises(ValueError, match="CartPole's 4 observations .* got a policy of 5 observations and 2 actions"):
+        evaluate(wrong_size)
+    with pytest.raises(TypeError, match="cfg must be a TrainConfig"):
+        train({"seed": 0})
+

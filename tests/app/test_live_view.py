@@ -130,3 +130,20 @@ def test_chart_columns_of_several_seeds_are_a_band_per_charted_field(several):
             np.testing.assert_array_equal(band[name], expected[name], err_msg=(field, name))
     small = chart_columns(several, upto=60, max_points=20)["bands"]["ma_return"]
     assert small["iteration"].max() == 60 and len(small["iteration"]) <= 20
+
+
+def test_run_status_when_the_run_failed_says_what_happened_not_out_of_budget(monkeypatch):
+    from pg.algo.policies import SoftmaxPolicy
+
+    def out_of_memory(self, *args, **kwargs):
+        raise MemoryError("Unable to allocate 12.2 GiB")
+
+    live = LiveRun(quick(max_updates=50, stop_on_solve=False))
+    live.step()
+    monkeypatch.setattr(SoftmaxPolicy, "grad_log_prob", out_of_memory)
+    finish(live)
+    assert run_status(live) == Status(
+        "failed", "The run ran out of memory at update 2: Unable to allocate 12.2 GiB. It stopped; what it recorded "
+                  "before is kept. Ask for less memory (fewer episodes per update, a shorter episode time limit, fewer "
+                  "evaluation episodes or seeds) or press Start to try again.")
+    assert run_status(live, upto=1).level == "failed", "a viewer behind the run is told too"

@@ -85,3 +85,17 @@ def test_pace_through_without_a_last_frame_shows_the_first_a_whole_tick_from_now
     shown, last = pace_through(live, 0, None, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
     assert clock.slept == [0.2] and last == clock.t == 5.2
     assert shown == live.n == 2
+
+
+def test_every_viewer_tick_tells_the_run_it_is_in_use():
+    """A viewer that only replays (computes nothing) still keeps the run from being swept."""
+    clock = FakeClock()
+    used = {"t": 0.0}
+    live = finish(LiveRun(quick(max_updates=6, stop_on_solve=False), clock=lambda: used["t"]))
+    for call in (lambda: follow(live, 0.0, 0.01, clock.sleep, clock.now),
+                 lambda: pace_through(live, 0, None, 10, 0.2, clock.sleep, clock.now),
+                 lambda: step_view(live, 0)):
+        used["t"] += 100.0
+        assert live.idle_for() == 100.0
+        call()
+        assert live.idle_for() == 0.0

@@ -199,3 +199,31 @@ def test_try_config_gives_the_config_or_what_is_wrong():
     assert problem is None and cfg == config_from_form(values)
     cfg, problem = try_config(values | {"hidden": "600"})
     assert cfg is None and "hidden" in problem
+
+
+# ---------------------------------------------------------------------------------------------
+# The memory budget (pg.runs.footprint)
+# ---------------------------------------------------------------------------------------------
+def test_the_form_refuses_a_config_over_the_memory_budget_in_words():
+    from pg.runs.footprint import BudgetError
+
+    values = form_values(TrainConfig()) | {"batch_episodes": 4096, "max_episode_steps": 100_000}
+    with pytest.raises(BudgetError) as caught:
+        config_from_form(values)
+    assert caught.value.field == "batch_episodes"
+    cfg, problem = try_config(values)
+    assert cfg is None and problem.startswith("This run would need about ")
+    assert "the limit here is 120 MB: lower episodes per update or the time limit." in problem
+    assert config_from_form(values, budget=None).batch_episodes == 4096  # the fields alone are valid
+
+
+def test_the_form_counts_the_seeds():
+    values = form_values(TrainConfig()) | {"batch_episodes": 384}
+    assert try_config(values, 1)[0] is not None
+    cfg, problem = try_config(values, 5)
+    assert cfg is None and "x 5 seeds" in problem and "the number of seeds" in problem
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_fits_with_every_number_of_seeds(name):
+    assert try_config(form_values(preset_config(name)), 5) == (preset_config(name), None)

@@ -26,10 +26,12 @@ from pg.app.state import (
     defaults,
     from_query,
     preset_values,
+    run_bytes,
     slug,
     specs,
     to_query,
 )
+from pg.runs.footprint import RUN_BUDGET
 from pg.runs.live import MAX_SEEDS
 
 CONFIG = [name for name, *_ in FORM_MAIN + FORM_ADVANCED]
@@ -54,8 +56,8 @@ def is_valid(state) -> bool:
     if not all(allows(spec, getattr(state, name)) for name, spec in specs(type(state)).items()):
         return False
     if type(state) is TrainState:
-        try:
-            config_from_form({name: getattr(state, name) for name in CONFIG})
+        try:  # within the memory budget too, with its seeds (pg.runs.footprint)
+            config_from_form({name: getattr(state, name) for name in CONFIG}, state.n_seeds)
         except ValueError:
             return False
     return True
@@ -192,6 +194,13 @@ def states(draw, kind):
         values["hidden"] = draw(st.sampled_from([",", ", "])).join(map(str, sizes))
         values["max_grad_norm"] = draw(st.just("none") | st.floats(1e-6, 1e6).map(repr))
         fraction = draw(st.floats(1e-3, 1.0))
+        if (run_bytes(values | {"solve_return": "none"}) or 0) > RUN_BUDGET:  # valid means within the memory budget:
+            sizes = draw(st.lists(st.integers(1, 64), min_size=1, max_size=2))  # redraw the sizes small
+            values["hidden"] = ",".join(map(str, sizes))
+            values["batch_episodes"] = draw(st.integers(1, 16))
+            values["max_episode_steps"] = draw(st.integers(1, 1000))
+            values["eval_episodes"] = draw(st.integers(1, 200))
+            values["max_updates"] = draw(st.integers(1, 10_000))
         values["solve_return"] = draw(st.just("none") | st.just(repr(fraction * values["max_episode_steps"])))
     return kind(**values)
 
@@ -364,7 +373,9 @@ def test_a_repeated_key_uses_the_last_value_and_says_so():
 
 
 def test_a_value_at_the_edge_of_its_range_is_accepted():
-    assert from_query(TrainState, {"lr": "10", "gamma": "0", "batch_episodes": "4096"})[1] == []
+    # (4,096 episodes of up to 500 steps need more memory than a run may use: see the budget tests)
+    edges = {"lr": "10", "gamma": "0", "batch_episodes": "4096", "max_episode_steps": "50"}
+    assert from_query(TrainState, edges)[1] == []
     assert from_query(HeatmapState, {"x": "-2.4", "x_dot": "2"}) == (HeatmapState(x=-2.4, x_dot=2.0), [])
     assert from_query(ReplayState, {"theta": "-0.05", "nudge_strength": "3"})[1] == []
 
@@ -379,3 +390,47 @@ def test_valid_states_make_a_trainconfig():
 def test_defaults_helper_matches_the_dataclass():
     for kind in KINDS:
         assert kind(**defaults(kind)) == kind()
+
+
+# ---------------------------------------------------------------------------------------------
+# The memory budget: a link cannot ask for more than a run may use
+# ---------------------------------------------------------------------------------------------
+HEAVIEST = {"policy": "mlp", "hidden": "512,512,512,512", "batch_episodes": "4096", "n_seeds": "5",
+            "eval_episodes": "10000", "max_episode_steps": "100000"}
+
+
+def test_the_heaviest_link_falls_back_to_the_preset_for_the_fields_that_drive_its_size():
+    state, warnings = from_query(TrainState, HEAVIEST)
+    assert is_valid(state) and state.policy == "mlp"
+    assert (state.hidden, state.batch_episodes, state.eval_episodes, state.max_episode_steps) == ("32", 16, 100, 500)
+    (message,) = warnings
+    for name in ("hidden", "batch_episodes", "eval_episodes", "max_episode_steps"):
+        assert f"?{name}=" in message
+    assert "more than the 120 MB one run may use here" in message and "TB" in message
+    assert_markdown_safe(message)
+
+
+def test_an_over_budget_link_resets_only_as_many_fields_as_needed():
+    state, warnings = from_query(TrainState, {"batch_episodes": "512", "eval_episodes": "500", "n_seeds": "5"})
+    assert is_valid(state) and state.eval_episodes == 500
+    (message,) = warnings
+    assert "?eval_episodes" not in message and ("?batch_episodes=512" in message or "?n_seeds=5" in message)
+    assert from_query(TrainState, {"batch_episodes": "4096"})[0].batch_episodes == 16
+
+
+def test_a_link_within_budget_is_unchanged():
+    query = {"policy": "mlp", "hidden": "32", "batch_episodes": "32", "n_seeds": "5"}
+    state, warnings = from_query(TrainState, query)
+    assert warnings == [] and (state.policy, state.batch_episodes, state.n_seeds) == ("mlp", 32, 5)
+
+
+def test_every_compare_link_fits_and_an_over_budget_one_falls_back(monkeypatch):
+    import pg.app.state as state_module
+
+    widest = {"estimators": "rtg-value,td0,gae,reinforce", "seeds": "5", "episodes": "64"}
+    assert from_query(CompareState, widest)[1] == []
+    monkeypatch.setattr(state_module, "COMPARISON_BUDGET", 1_000_000)
+    state, warnings = from_query(CompareState, widest)
+    assert state == CompareState()
+    (message,) = warnings
+    assert "?seeds=5" in message and "?episodes=64" in message and "one comparison may use here" in message

@@ -10,8 +10,8 @@ import threading
 import pytest
 from conftest import start_server, wait_for_app
 
-from pg.app.presets import config_from_form, form_values
 from pg.algo.reinforce import TrainConfig, train
+from pg.app.presets import config_from_form, form_values
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from conftest import assert_clean_but_known_noise, full_screenshot, screenshot, wait_for_app, watch_network
 
-from pg.runs.checkpoint import load_run
 from pg.app.presets import FORM_ADVANCED
+from pg.runs.checkpoint import load_run
 
 pytestmark = pytest.mark.browser
 

@@ -307,3 +307,51 @@ def test_benchmark_runs_the_same_command():
     assert result.stdout.splitlines()[0].startswith("Estimator")
     help_text = run("benchmarks/bench_compare.py", "--help")
     assert help_text.returncode == 0 and "--estimators" in help_text.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures and cancelling
+# ---------------------------------------------------------------------------------------------
+ONE_ESTIMATOR = CompareSettings(("rtg-batch-mean",), n_seeds=1, seed=1, batch_episodes=4, value_model="linear",
+                                max_env_steps=3_000, probe_estimates=2)
+
+
+def test_a_run_that_fails_ends_the_comparison_with_words(monkeypatch):
+    from pg.algo.policies import SoftmaxPolicy
+
+    def out_of_memory(self, *args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(SoftmaxPolicy, "grad_log_prob", out_of_memory)
+    comparison = Comparison(ONE_ESTIMATOR).run()  # returns: no endless loop on a failure
+    assert comparison.done and not comparison.finished
+    assert comparison.failure == "Gₜ − batch mean: ran out of memory at update 1"
+
+
+def test_a_probe_that_fails_ends_the_comparison_with_words(monkeypatch):
+    from pg.lessons.variance import GradientProbe
+
+    def broken(self):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(GradientProbe, "step", broken)
+    comparison = Comparison(ONE_ESTIMATOR).run()
+    assert comparison.training_finished and comparison.done
+    assert comparison.failure == "the gradient probe failed: ValueError: boom"
+
+
+def test_a_cancelled_comparison_computes_no_more_and_keeps_what_it_has():
+    comparison = Comparison(ONE_ESTIMATOR)
+    comparison.advance(0.02)
+    assert comparison.cancel() and comparison.cancelled and comparison.done and not comparison.computing
+    n = [run.n for run in comparison.runs]
+    comparison.advance(0.1)
+    assert [run.n for run in comparison.runs] == n and all(run.cancelled or run.finished for run in comparison.runs)
+    comparison.table(), comparison.curves(), comparison.progress()  # still readable
+
+
+def test_each_run_of_a_comparison_is_checked_against_the_memory_budget():
+    from pg.runs.footprint import BudgetError
+
+    with pytest.raises(BudgetError, match="the limit here is"):
+        Comparison(replace(ONE_ESTIMATOR, batch_episodes=4096))

@@ -455,3 +455,32 @@ def shipped_iterations() -> list[int]:
     from pg.runs.checkpoint import load_run
 
     return sorted(iteration for iteration, _ in load_run(SHIPPED_POLICY).snapshots)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: a link or the form cannot ask for more than a run may use (pg.runs.footprint)
+# ---------------------------------------------------------------------------------------------
+HEAVIEST = {"policy": "mlp", "hidden": "512,512,512,512", "batch_episodes": "4096", "n_seeds": "5",
+            "eval_episodes": "10000", "max_episode_steps": "100000"}
+
+
+def test_the_heaviest_link_of_the_issue_falls_back_with_a_warning_naming_its_fields():
+    at = visit("train", HEAVIEST)
+    (message,) = warnings_of(at)
+    for name in ("hidden", "batch_episodes", "eval_episodes", "max_episode_steps"):
+        assert f"?{name}=" in message
+    assert "more than the 120 MB one run may use here" in message
+    assert at.selectbox(key="train_policy").value == "mlp"
+    assert at.text_input(key="train_hidden").value == "32"
+    assert at.number_input(key="train_batch_episodes").value == 16
+    assert at.number_input(key="train_max_episode_steps").value == 500
+    assert at.number_input(key="train_eval_episodes").value == 100
+    assert not at.error and not at.button(key="train_start").disabled
+
+
+def test_the_form_refuses_a_run_over_the_memory_budget():
+    at = visit("train")
+    at.number_input(key="train_batch_episodes").set_value(4096).run()
+    (error,) = at.error
+    assert "This run would need about" in error.value and "the limit here is 120 MB" in error.value
+    assert at.button(key="train_start").disabled and at.button(key="train_step").disabled

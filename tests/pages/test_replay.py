@@ -10,9 +10,9 @@ import pytest
 from app_helpers import open_page, texts
 from test_heatmap import short_run
 
+from pg.algo.policies import make_policy
 from pg.runs.checkpoint import Run
 from pg.viz.episode import MAX_NUDGE, run_episode
-from pg.algo.policies import make_policy
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -389,3 +389,50 @@ def test_a_run_forced_to_diverge_shows_why_and_keeps_the_last_good_policy(at, mo
     np.testing.assert_array_equal(load_run(live.policy_file()).policy.params, reference[1])
     assert not at.session_state["running"] and not at.exception
     assert caption(at).startswith("update 2 · ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures and runs the server gave up
+# ---------------------------------------------------------------------------------------------
+def test_a_run_that_runs_out_of_memory_says_so_and_start_works_again(at, monkeypatch):
+    """A MemoryError inside the run (injected in the gradient of the third update): the run ends
+    with what happened, the session is not left running, Start is enabled and trains again."""
+    settings = {"stop_on_solve": False, "max_updates": 5, "eval_every": 1000}
+    set_form(at, **settings)
+    original = SoftmaxPolicy.grad_log_prob
+    calls = {"n": 0}
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise MemoryError("Unable to allocate 12.2 GiB for an array with shape (100000, 4096, 4)")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SoftmaxPolicy, "grad_log_prob", failing)
+    click(at, "train_start")
+    assert not at.exception
+    live = at.session_state["live"]
+    assert live.n == 2 and live.failure.startswith("ran out of memory at update 3: Unable to allocate 12.2 GiB")
+    assert at.session_state["running"] is False
+    assert banner(at) == ("error", run_status(live).text)
+    assert banner(at)[1].startswith("The run ran out of memory at update 3") and "budget" not in banner(at)[1]
+    assert disabled(at) == {"train_start": False, "train_stop": True, "train_step": False, "train_reset": False}
+    assert caption(at).startswith("update 2 · ")
+    monkeypatch.setattr(SoftmaxPolicy, "grad_log_prob", original)
+    click(at, "train_start")  # a failed run is not kept: Start trains it again
+    again = at.session_state["live"]
+    assert again is not live and again.finished and again.n == 5 and again.failure is None and not at.exception
+
+
+def test_a_run_given_up_while_stopped_is_trained_again_on_start(at):
+    """The registry cancels a run nobody uses (pg.app.registry); the session that stopped it
+    still shows what it recorded, and Start or Step trains the same settings again."""
+    set_form(at, stop_on_solve=False, max_updates=4, eval_every=1000)
+    click(at, "train_step")
+    live = at.session_state["live"]
+    assert live.n == 1 and live.cancel() and live.cancelled
+    at.run()
+    assert caption(at).startswith("update 1 · ") and not at.exception and banner(at) is None
+    click(at, "train_start")
+    again = at.session_state["live"]
+    assert again is not live and again.finished and again.n == 4 and not at.exception

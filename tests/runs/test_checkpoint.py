@@ -21,6 +21,9 @@ from pg.algo.reinforce import TrainConfig, train
 from pg.runs.checkpoint import (
     FORMAT_VERSION,
     MAX_FILE_BYTES,
+    MAX_ITERATION,
+    MAX_PARAM_MAGNITUDE,
+    MAX_SNAPSHOTS,
     MAX_UNCOMPRESSED_BYTES,
     CheckpointError,
     Run,
@@ -245,6 +248,7 @@ def test_the_largest_realistic_file_fits_under_the_caps():
     rng = np.random.default_rng(0)
     policy = trained_policy("mlp", hidden=(64, 64))
     history = {name: rng.normal(size=10_000) for name in HISTORY_FIELDS}
+    history["iteration"] = np.arange(1.0, 10_001.0)  # update numbers, as a run records them
     snapshots = [(i, rng.normal(size=policy.params.size)) for i in range(1, 501)]
     data = policy_to_bytes(policy, history=history, snapshots=snapshots)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -620,3 +624,123 @@ def test_a_run_without_snapshots_or_history_has_one_checkpoint():
     final = _linear(0.3)
     assert Run(policy=final).checkpoints() == [(0, final)]
     assert Run(policy=final, history={"iteration": np.array([1.0, 2.0, 3.0])}).checkpoints() == [(3, final)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that pass the format's checks but that no page could show (issue 12)
+# ---------------------------------------------------------------------------------------------
+def _other_task(kind: str, obs_dim: int, n_actions: int) -> bytes:
+    """A well-formed file of a policy for another task (save_policy refuses to write one)."""
+    policy = make_policy(kind, obs_dim=obs_dim, n_actions=n_actions, hidden=(8,), seed=0)
+    cartpole = make_policy(kind, hidden=(8,), seed=0)
+    return tampered(with_meta(policy_to_bytes(cartpole), policy=policy.spec), params=policy.params)
+
+
+@pytest.mark.parametrize(
+    "kind, obs_dim, n_actions, words",
+    [
+        ("linear", 5, 2, "takes 5 observations and chooses between 2 actions, but CartPole has 4 observations"),
+        ("linear", 4, 3, "chooses between 3 actions, but CartPole has 4 observations .* and 2 actions"),
+        ("linear", 4, 1, "chooses between 1 action, but CartPole"),
+        ("mlp", 5, 2, "takes 5 observations"),
+        ("mlp", 4, 3, "chooses between 3 actions"),
+    ],
+)
+def test_a_policy_for_another_task_is_refused(kind, obs_dim, n_actions, words):
+    with pytest.raises(CheckpointError, match=words):
+        load_run(_other_task(kind, obs_dim, n_actions))
+    with pytest.raises(ValueError, match="for another task"):
+        policy_to_bytes(make_policy(kind, obs_dim=obs_dim, n_actions=n_actions, hidden=(8,)))
+
+
+@pytest.mark.parametrize(
+    "iterations, words",
+    [
+        (np.full(6, np.nan), "'iteration' is NaN in every row; it must give the update number of every row"),
+        (np.array([1, 2, np.nan, 4, 5, 6.0]), "NaN in row 3 of 6"),
+        (-np.arange(1.0, 7.0), "holds -1; update numbers are whole numbers from 0 to 10,000,000"),
+        (np.arange(6) + 0.5, "holds 0.5"),
+        (np.arange(6) + 1e18, r"holds 1e\+18"),
+        (np.arange(6) + MAX_ITERATION - 2.0, "holds 10,000,001"),
+    ],
+)
+def test_a_history_without_usable_update_numbers_is_refused(valid, iterations, words):
+    with pytest.raises(CheckpointError, match=words):
+        load_run(tampered(valid, **{"history.iteration": iterations}))
+
+
+def test_an_all_nan_iteration_column_no_longer_breaks_checkpoints(valid):
+    """The page-breaking case of the issue: no snapshots, so checkpoints() read the column."""
+    bare = tampered(valid, drop=["snapshot_iterations", "snapshot_params"])
+    with pytest.raises(CheckpointError, match="NaN in every row"):
+        load_run(tampered(bare, **{"history.iteration": np.full(6, np.nan)}))
+    run = load_run(bare)
+    run.history["iteration"] = np.full(6, np.nan)  # a Run built in code: still a usable list
+    assert [it for it, _ in run.checkpoints()] == [0]
+
+
+def test_update_numbers_at_the_limits_load(valid):
+    bare = tampered(valid, drop=["snapshot_iterations", "snapshot_params"])
+    run = load_run(tampered(bare, **{"history.iteration": np.arange(6.0) + MAX_ITERATION - 5}))
+    assert run.checkpoints()[-1][0] == MAX_ITERATION
+    run = load_run(tampered(valid, snapshot_iterations=np.array([0, 5, MAX_ITERATION])))
+    assert [it for it, _ in run.snapshots] == [0, 5, MAX_ITERATION]
+
+
+@pytest.mark.parametrize(
+    "iterations, words",
+    [
+        (np.array([1, 3, 2**62]), "snapshot_iterations holds 4611686018427387904; update numbers are whole numbers"),
+        (np.array([1, 3, 2**64 - 1], dtype=np.uint64), "holds 18446744073709551615"),
+        (np.array([1, 3, 3]), "lists update 3 more than once; a run keeps one snapshot per update"),
+    ],
+)
+def test_snapshot_iterations_out_of_range_or_repeated_are_refused(valid, iterations, words):
+    with pytest.raises(CheckpointError, match=words):
+        load_run(tampered(valid, snapshot_iterations=iterations))
+
+
+def test_too_many_snapshots_are_refused(valid):
+    n = MAX_SNAPSHOTS + 1
+    data = tampered(valid, snapshot_iterations=np.arange(n), snapshot_params=np.zeros((n, 10)))
+    with pytest.raises(CheckpointError, match="10,001 snapshots, more than the 10,000"):
+        load_run(data)
+
+
+@pytest.mark.parametrize("member", ["params", "snapshot_params"])
+def test_parameters_beyond_what_training_reaches_are_refused(valid, member):
+    values = arrays_of(valid)[member] * 0 + 1e300
+    with pytest.raises(CheckpointError, match=rf"{member} holds a value of size 1e\+300, beyond the 1e\+12"):
+        load_run(tampered(valid, **{member: values}))
+    with pytest.raises(ValueError, match="beyond the 1e"):
+        policy_to_bytes(make_policy("linear").with_params(np.full(10, 1e13)))
+
+
+def test_large_but_reachable_parameters_load(valid):
+    params = arrays_of(valid)["params"] * 0 + MAX_PARAM_MAGNITUDE
+    assert load_run(tampered(valid, params=params)).policy.params.max() == MAX_PARAM_MAGNITUDE
+
+
+def test_a_config_of_an_unknown_or_another_policy_is_refused(valid):
+    config = json.loads(str(arrays_of(valid)["meta"]))["config"]
+    with pytest.raises(CheckpointError, match="config is invalid: policy must be one of linear, mlp; got 'cnn'"):
+        load_run(with_meta(valid, config={**config, "policy": "cnn"}))
+    with pytest.raises(CheckpointError, match=r"config trains an MLP policy with hidden layers \[32\], but the file "
+                                              "holds a linear policy"):
+        load_run(with_meta(valid, config={**config, "policy": "mlp", "hidden": [32]}))
+    mlp = trained_policy("mlp", hidden=(8,))
+    with pytest.raises(CheckpointError, match=r"hidden layers \[16\], but the file holds an MLP policy with hidden "
+                                              r"layers \[8\]"):
+        load_run(with_meta(policy_to_bytes(mlp, config=TrainConfig(policy="mlp", hidden=(8,))),
+                           config=TrainConfig(policy="mlp", hidden=(16,)).to_dict()))
+    with pytest.raises(ValueError, match="config trains an MLP policy"):
+        policy_to_bytes(make_policy("linear"), config=TrainConfig(policy="mlp"))
+
+
+def test_hostile_but_harmless_files_load():
+    """What the pages can show is kept: NaN returns (no evaluation), no history, no snapshots."""
+    policy = trained_policy("linear")
+    kwargs = full_run_kwargs(policy)
+    kwargs["history"]["mean_return"][:] = np.nan
+    assert np.isnan(load_run(policy_to_bytes(policy, **kwargs)).history["mean_return"]).all()
+    assert load_run(policy_to_bytes(policy, history={name: [] for name in HISTORY_FIELDS})).checkpoints()[0][0] == 0

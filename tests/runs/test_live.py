@@ -58,16 +58,21 @@ def test_step_makes_one_update_of_every_unfinished_seed():
 
 
 def test_advance_stops_about_when_asked():
-    """Each call trains for about ``seconds`` (at least one round of updates): the page's
-    tick. Updates of this config take a few milliseconds; a round that would end past the
-    deadline is left for the next call."""
+    """Each call trains for about ``seconds``: the page's tick. Updates of this config take a
+    few milliseconds; a round that would end past the deadline is left for the next call, and
+    one under way at the deadline is paused there."""
     live = LiveRun(quick(max_updates=100_000, stop_on_solve=False, eval_every=1000, batch_episodes=2))
     start = time.perf_counter()
     made = live.advance(0.1)
     elapsed = time.perf_counter() - start
     assert made > 1 and 0.05 <= elapsed < 1.5  # loose: a busy machine stretches any update
-    assert live.advance(0.0) == 1, "always at least one round"
     assert live.compute_seconds <= elapsed + 0.1
+    n, calls = live.n, 0
+    while live.n == n:  # a chunk of no time at all returns at once, yet always gets somewhere
+        live.advance(0.0)
+        calls += 1
+        assert calls < 10_000
+    assert calls > 1, "advance(0) pauses the update after its first time step"
 
 
 def test_advance_does_not_start_a_round_it_cannot_finish_in_time(monkeypatch):
@@ -77,13 +82,14 @@ def test_advance_does_not_start_a_round_it_cannot_finish_in_time(monkeypatch):
     monkeypatch.setattr(time, "perf_counter", lambda: clock["t"])
     original = LiveRun._step
 
-    def step(self):
+    def step(self, *args, **kwargs):
         clock["t"] += 0.06
-        return original(self)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(LiveRun, "_step", step)
     assert live.advance(0.2) == 3 and clock["t"] == pytest.approx(0.18)
-    assert live.advance(0.05) == 1, "a round longer than the chunk: still one"
+    assert live.advance(0.05) == 0, "a round longer than the chunk is paused at the deadline"
+    assert live.advance(1.0) >= 1 and live.history(0)["iteration"].tolist() == list(range(1, live.n + 1))
 
 
 def test_seeds_are_consecutive_and_each_equals_its_own_single_run():
@@ -360,3 +366,214 @@ def test_a_shared_run_trained_from_two_threads_is_the_same_run():
     reference = finish(LiveRun(cfg))
     assert_same_history(shared.history(0), reference.history(0))
     assert math.isclose(shared.compute_seconds, shared.clock.column("seconds")[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Ticks inside an update: advance returns on time, the next one resumes, nothing changes
+# ---------------------------------------------------------------------------------------------
+def slow_physics(monkeypatch, seconds: float):
+    """Every CartPole time step takes ``seconds`` longer (the numbers do not change): updates
+    as long as a heavy config's, in a small one."""
+    from pg.envs import CartPole
+
+    original = CartPole.advance
+
+    def advance(self, actions):
+        time.sleep(seconds)
+        original(self, actions)
+
+    monkeypatch.setattr(CartPole, "advance", advance)
+
+
+def test_advance_returns_on_time_in_the_middle_of_a_long_update_and_the_next_resumes_it(monkeypatch):
+    cfg = quick(max_updates=3, stop_on_solve=False)
+    reference = recorded_history(list(train(cfg)))
+    slow_physics(monkeypatch, 0.005)  # an update: ~100 time steps (rollout + evaluation): ~0.5 s
+    live = LiveRun(cfg)
+    ticks = []
+    while not live.finished:
+        start = time.perf_counter()
+        live.advance(0.05)
+        ticks.append(time.perf_counter() - start)
+        assert len(ticks) < 1000
+    assert live.n == 3 and len(ticks) > 6, "an update takes several ticks"
+    assert max(ticks) < 0.05 + 0.1, "a tick ends at its deadline, one time step late at most (loose: busy machine)"
+    assert_same_history(live.history(0), reference)
+
+
+def test_seeds_trained_in_ticks_of_any_size_are_each_their_own_train_run():
+    """Ticks far shorter than an update (each pauses the seed under way) give every seed the
+    numbers of train() alone; the round-robin resumes at the seed that was paused."""
+    cfg = quick(max_updates=6, stop_on_solve=False, eval_every=2)
+    live = LiveRun(cfg, n_seeds=3)
+    calls = 0
+    while not live.finished:
+        live.advance(0.0005)
+        calls += 1
+    assert calls > 3 * 6
+    for i in range(3):
+        alone = list(train(dataclasses.replace(cfg, seed=cfg.seed + i)))
+        assert_same_history(live.history(i), recorded_history(alone))
+        np.testing.assert_array_equal(live.seeds[i].policy.params, alone[-1].policy.params)
+
+
+def test_step_finishes_a_paused_update_and_makes_one_of_every_seed():
+    cfg = quick(max_updates=5, stop_on_solve=False)
+    live = LiveRun(cfg, n_seeds=2)
+    live.advance(0.0)  # one time step: the first seed is paused in the middle of its update
+    assert live.n == 0 and live._turn == 0
+    assert live.step() == 2 and [s.recorder.n for s in live.seeds] == [1, 1]
+    assert live.step() == 2 and [s.recorder.n for s in live.seeds] == [2, 2]
+
+
+def test_sessions_never_stack_computations_on_one_run():
+    """Many threads advancing one run: one computes at a time (one lock per run), and a thread
+    that finds it taken gives up after its ``seconds`` instead of queueing."""
+    from pg.runs.live import SeedRun
+
+    live = LiveRun(quick(max_updates=100_000, stop_on_solve=False))
+    inside, most = {"n": 0}, {"n": 0}
+    original = SeedRun.next_update
+
+    def counted(self):
+        inside["n"] += 1
+        most["n"] = max(most["n"], inside["n"])
+        try:
+            return original(self)
+        finally:
+            inside["n"] -= 1
+
+    SeedRun.next_update = counted
+    waits = []
+    try:
+        def session():
+            for _ in range(5):
+                start = time.perf_counter()
+                live.advance(0.05)
+                waits.append(time.perf_counter() - start)
+
+        threads = [threading.Thread(target=session) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        SeedRun.next_update = original
+    assert most["n"] == 1, "never two computations of one run at once"
+    assert len(waits) == 30 and max(waits) < 0.05 + 0.05 + 0.3, "no session waits behind a queue of others"
+    assert live.compute_seconds < 30 * 0.05 / 2, "the computing time is one session's at a time, not summed"
+
+
+# ---------------------------------------------------------------------------------------------
+# The caps bound the whole run (all seeds together), exactly
+# ---------------------------------------------------------------------------------------------
+def test_the_env_step_cap_bounds_all_seeds_together_to_one_time_steps_batch():
+    cfg = quick(max_env_steps=3000, max_updates=100_000, stop_on_solve=False)
+    live = finish(LiveRun(cfg, n_seeds=3))
+    computed = cfg.max_env_steps - live.budget.left
+    assert cfg.max_env_steps <= computed < cfg.max_env_steps + cfg.batch_episodes
+    recorded = sum(int(s.recorder.columns.column("env_steps")[-1]) for s in live.seeds)
+    assert recorded <= computed and recorded < cfg.max_env_steps
+    assert [s.stop_reason for s in live.seeds] == ["max_env_steps"] * 3
+    assert run_status(live).text == f"Not solved: stopped by max env steps at update {live.n}."
+    for i, seed in enumerate(live.seeds):  # what was recorded is each seed's own run
+        alone = list(train(seed.cfg))[: seed.recorder.n]
+        assert_same_history(live.history(i), recorded_history(alone))
+        assert seed.updates is None, "the generators are closed and dropped"
+
+
+def test_one_seed_stops_before_the_batch_that_would_overshoot_its_cap():
+    """train(cfg) alone records a last update past the cap; the live run drops that batch."""
+    cfg = quick(max_env_steps=2000, max_updates=100_000, stop_on_solve=False)
+    alone = list(train(cfg))
+    assert alone[-1].env_steps > 2000
+    live = finish(LiveRun(cfg))
+    assert live.n == len(alone) - 1 and live.seeds[0].stop_reason == "max_env_steps"
+    assert 2000 <= 2000 - live.budget.left < 2000 + cfg.batch_episodes
+
+
+def test_the_time_cap_bounds_all_seeds_together(monkeypatch):
+    slow_physics(monkeypatch, 0.002)
+    cfg = quick(max_seconds=0.6, max_updates=10_000, stop_on_solve=False)
+    live = finish(LiveRun(cfg, n_seeds=3))
+    assert [s.stop_reason for s in live.seeds] == ["max_seconds"] * 3
+    assert 0.6 <= live.compute_seconds < 0.6 + 0.15, "all seeds' training counts; it ends within a time step"
+    assert run_status(live).text.startswith("Not solved: stopped by max seconds at update ")
+
+
+def test_a_comparison_keeps_its_caps_per_seed():
+    """shared_caps=False: each seed has the whole budget, as train() applies it."""
+    cfg = quick(max_env_steps=1500, max_updates=100_000, stop_on_solve=False)
+    live = finish(LiveRun(cfg, n_seeds=2, shared_caps=False))
+    for i, seed in enumerate(live.seeds):
+        alone = list(train(seed.cfg))
+        assert seed.stop_reason == "max_env_steps" and seed.recorder.n == len(alone)
+        assert_same_history(live.history(i), recorded_history(alone))
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures end the run with words; cancel frees the computation and keeps the results
+# ---------------------------------------------------------------------------------------------
+def _fail_on_call(monkeypatch, on_call: int, error: BaseException):
+    original = SoftmaxPolicy.grad_log_prob
+    calls = {"n": 0}
+
+    def patched(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == on_call:
+            raise error
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SoftmaxPolicy, "grad_log_prob", patched)
+
+
+@pytest.mark.parametrize("error, message", [
+    (MemoryError("Unable to allocate 12.2 GiB for an array with shape (100000, 4096, 4)"),
+     "ran out of memory at update 3: Unable to allocate 12.2 GiB for an array with shape (100000, 4096, 4)"),
+    (MemoryError(), "ran out of memory at update 3"),
+    (ValueError("boom"), "failed at update 3: ValueError: boom"),
+])
+def test_a_failure_inside_the_run_ends_it_with_what_happened(monkeypatch, error, message):
+    _fail_on_call(monkeypatch, 3, error)
+    live = LiveRun(quick(max_updates=50, stop_on_solve=False))
+    made = finish(live).n
+    assert made == 2 and live.finished and live.failure == message
+    assert live.seeds[0].stop_reason == "failed" and live.seeds[0].updates is None
+    status = run_status(live)
+    assert status.level == "failed" and status.text.startswith(f"The run {message}. It stopped; ")
+    assert "budget" not in status.text
+    assert live.advance(0.1) == 0 and live.step() == 0
+    np.testing.assert_array_equal(live.policy.params, live.policy_at(2).params)
+
+
+def test_a_failure_of_one_seed_ends_every_seed(monkeypatch):
+    live = LiveRun(quick(max_updates=50, stop_on_solve=False), n_seeds=3)
+    live.step()
+    _fail_on_call(monkeypatch, 2, MemoryError())  # the second seed's second update
+    finish(live)
+    assert [s.recorder.n for s in live.seeds] == [2, 1, 1]
+    assert [s.stop_reason for s in live.seeds] == ["failed"] * 3
+    assert live.failure == "ran out of memory at update 2" and all(s.updates is None for s in live.seeds)
+
+
+def test_cancel_frees_the_computation_and_keeps_what_was_recorded():
+    live = LiveRun(quick(max_updates=100, stop_on_solve=False), n_seeds=2)
+    live.advance(0.05)
+    while live._turn == 0:  # stop in the middle of an update of the second seed
+        live.advance(0.0)
+    n, history = live.n, live.history(0)
+    assert live.cancel() and live.cancelled and not live.computing and not live.finished
+    assert all(s.updates is None for s in live.seeds)
+    assert live.advance(0.1) == 0 and live.step() == 0 and live.n == n
+    assert_same_history(live.history(0), history)
+    assert load_run(live.policy_file()).policy.params.size and live.to_run().history["iteration"][-1] == n
+    assert run_status(live) is None, "a cancelled run says what a stopped one says: nothing"
+    finished = finish(LiveRun(quick(max_updates=2)))
+    assert finished.cancel() and not finished.cancelled, "a finished run stays finished"
+
+
+def test_cancel_leaves_a_run_a_session_is_computing():
+    live = LiveRun(quick(max_updates=100, stop_on_solve=False))
+    with live._lock:  # a session inside advance
+        assert not live.cancel() and not live.cancelled
+    assert live.cancel(wait=0.5)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from pg.algo.policies import LinearSoftmax, make_policy
 from pg.viz.policy_grid import (
     THETA_LIMIT_DEG,
     THETA_RANGE_DEG,
@@ -14,7 +15,6 @@ from pg.viz.policy_grid import (
     policy_grid,
     theta_dot_range,
 )
-from pg.algo.policies import LinearSoftmax, make_policy
 
 
 def _obs(x, x_dot, theta_deg, theta_dot):

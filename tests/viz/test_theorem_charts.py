@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from pg.viz.theorem_charts import EXACT, MEASURED, REFERENCE, convergence_chart, gradient_components_chart, variance_chart
+from pg.viz.theorem_charts import (
+    EXACT,
+    MEASURED,
+    REFERENCE,
+    convergence_chart,
+    gradient_components_chart,
+    variance_chart,
+)
 
 
 def _layers(chart) -> list[dict]:

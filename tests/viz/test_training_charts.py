@@ -22,11 +22,13 @@ from pg.viz.training_charts import (
     DIAGNOSTICS,
     LIVE_THETA_DOT,
     PANELS,
+    SPEC_CACHE_SIZE,
     arrow_datasets,
     live_heatmap_chart,
     live_heatmap_datasets,
     live_heatmap_spec,
     live_specs,
+    page_specs,
     panel_chart,
     training_datasets,
     used_datasets,
@@ -348,3 +350,26 @@ def test_the_live_heatmap_changes_as_the_policy_learns():
     falling_right = grid[(grid["theta_lo"] > 6) & (grid["theta_dot_lo"] > 0.5)]
     assert (falling_right["p_right"] > 0.9).all()
     assert math.isclose(grid["p_right"].min(), 0.0, abs_tol=0.1)
+
+
+def test_page_specs_are_built_once_per_layout_and_kept_for_a_bounded_number_of_layouts(monkeypatch):
+    """The page's spec cache is an LRU: the time limit takes any of 100,000 values, and with
+    no bound 300 time limits held 42 MB."""
+    import pg.viz.training_charts as training_charts
+
+    page_specs.cache_clear()
+    first = page_specs(False, 500, False)
+    assert page_specs(False, 500, False) is first  # built once, shared
+    assert first == {**live_specs(False, 500, False), "heatmap": live_heatmap_spec(False)}
+    built = []  # from here on, a stand-in builder (a real build takes about a second)
+    monkeypatch.setattr(training_charts, "live_specs", lambda *layout: built.append(layout) or {"returns": {}})
+    monkeypatch.setattr(training_charts, "live_heatmap_spec", lambda large: {})
+    for max_steps in range(1000, 1000 + SPEC_CACHE_SIZE + 8):
+        page_specs(False, max_steps, False)
+        page_specs(False, max_steps, False)
+    assert len(built) == SPEC_CACHE_SIZE + 8  # once per layout
+    info = page_specs.cache_info()
+    assert info.maxsize == SPEC_CACHE_SIZE <= 64
+    assert info.currsize == SPEC_CACHE_SIZE
+    assert page_specs(False, 500, False) is not first  # the least recently used layout went first
+    page_specs.cache_clear()

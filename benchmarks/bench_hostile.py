@@ -1,0 +1,254 @@
+"""The hostile room: one server, ordinary sessions, and two visitors who try to take it down.
+
+Issue "Safe for a room on a small server". One ``streamlit run`` server (loopback), one
+Chromium, one browser context per session:
+
+1. Baseline: a warm-up session opens Home and Live training and leaves; the server's RSS.
+2. The room: ``--sessions`` minus 2 ordinary sessions open /train on the default settings and
+   press Start; each waits for its "Solved" banner.
+3. The attack, while the room works on: two hostile sessions open the heaviest link the issue
+   found (every size at the form's maximum: it must be refused in words), then the heaviest
+   link the budgets accept, and press Start then Stop ``--cycles`` times (Start, 1.5 s, Stop).
+   Meanwhile every ordinary session measures its own interaction latency: it flips the
+   sidebar's presenter switch (a full rerun of Live training) and times input -> page settled.
+4. After the last Stop: the server's CPU use in the 1 s after it and in the 3 s after that
+   (the second must be near zero: computation stopped); tabs close.
+5. Everyone leaves: the server's RSS 30 s later (after Streamlit dropped the sessions).
+
+Reports RSS at baseline, its peak, and 30 s after the room left; CPU after the last Stop; the
+ordinary sessions' latency (median, worst) and their time to "Solved". Targets (the issue):
+RSS at most 690 MB at any moment; back within 60 MB of the baseline 30 s after the room
+leaves; CPU idle within 1 s of the last Stop.
+
+    python benchmarks/bench_hostile.py [--sessions 20] [--cycles 6] [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from bench_load import BROWSER_ARGS, Deadline, Server, new_context, probe, rerun_done, wait_app  # noqa: E402
+from conftest import CHROMIUM  # noqa: E402
+
+from pg.algo.reinforce import ConfigError, TrainConfig  # noqa: E402
+from pg.runs.footprint import RUN_BUDGET, require_fits  # noqa: E402
+
+# The link of the issue: every size at the form's maximum (about 12 GiB of buffers asked for).
+HEAVIEST_LINK = {"policy": "mlp", "hidden": "512,512,512,512", "batch_episodes": "4096", "n_seeds": "5",
+                 "eval_episodes": "10000", "max_episode_steps": "100000"}
+MAIN = '[data-testid="stMain"]'
+LIMIT_MB, BACK_WITHIN_MB = 690.0, 60.0
+
+
+def heaviest_accepted() -> dict:
+    """The heaviest MLP run of 5 seeds the run budget accepts: 256,256 hidden units, the
+    500-step limit, and the most episodes per update (a power of two) that fit."""
+    best = None
+    for batch in (2**k for k in range(0, 13)):
+        cfg = TrainConfig(policy="mlp", hidden=(256, 256), batch_episodes=batch, eval_episodes=1000)
+        try:
+            require_fits(cfg, 5, RUN_BUDGET)
+        except ConfigError:
+            break
+        best = batch
+    if best is None:
+        raise SystemExit("no MLP 256,256 run of 5 seeds fits the run budget")
+    return {"policy": "mlp", "hidden": "256,256", "batch_episodes": str(best), "n_seeds": "5",
+            "eval_episodes": "1000"}
+
+
+async def open_page(browser, url: str, deadline: Deadline):
+    ctx = await new_context(browser)
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(url, timeout=deadline.ms())
+    await wait_app(page, deadline)
+    return ctx, page, errors
+
+
+def button(page, name: str):
+    return page.locator(MAIN).get_by_role("button", name=name, exact=True)
+
+
+async def ordinary(browser, url: str, deadline: Deadline, attack_started: asyncio.Event,
+                   attack_over: asyncio.Event, out: dict) -> None:
+    """Open /train, Start, wait for Solved; then time presenter-switch reruns until the attack ends."""
+    ctx = None
+    try:
+        ctx, page, out["page_errors"] = await open_page(browser, url + "/train", deadline)
+        clicked = time.monotonic()
+        await button(page, "Start").click(timeout=deadline.ms())
+        banner = page.locator(f'{MAIN} [data-testid="stAlert"]').filter(has_text="Solved at update")
+        await banner.wait_for(timeout=deadline.ms(300))
+        out["solved_s"] = time.monotonic() - clicked
+        await wait_app(page, deadline)
+        await asyncio.wait_for(attack_started.wait(), timeout=max(1.0, deadline.left()))
+        switch = page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode")
+        latencies = out["latency_s"] = []
+        while not attack_over.is_set() and deadline.left() > 5:
+            start = time.monotonic()
+            await switch.click(timeout=deadline.ms())
+            await rerun_done(page, deadline)
+            latencies.append(time.monotonic() - start)
+            await deadline.sleep(0.5)
+    except Exception as error:  # noqa: BLE001 -- recorded, reported
+        out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    finally:
+        if ctx is not None:
+            await ctx.close()
+
+
+async def hostile(browser, url: str, accepted: dict, cycles: int, deadline: Deadline, out: dict,
+                  server: Server) -> None:
+    """The heaviest link (refused?), the heaviest accepted link, then Start/Stop ``cycles`` times."""
+    ctx = None
+    try:
+        ctx, page, out["page_errors"] = await open_page(browser, url + "/train?" + urlencode(HEAVIEST_LINK), deadline)
+        text = await page.locator(MAIN).inner_text()
+        out["heaviest_link_refused"] = "limit" in text.lower() and "GB" in text
+        await page.goto(url + "/train?" + urlencode(accepted), timeout=deadline.ms())
+        await wait_app(page, deadline)
+        stops = out["stop_s"] = []
+        for _ in range(cycles):
+            await button(page, "Start").click(timeout=deadline.ms())
+            await deadline.sleep(1.5)
+            start = time.monotonic()
+            await button(page, "Stop").click(timeout=deadline.ms())
+            await rerun_done(page, deadline)
+            stops.append(time.monotonic() - start)
+        out["last_stop_at"] = time.monotonic()
+        out["last_stop_cpu"] = server.cpu_s()
+    except Exception as error:  # noqa: BLE001
+        out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+    finally:
+        out["closed_at"] = time.monotonic()
+        out["closed_cpu"] = server.cpu_s()
+        if ctx is not None:
+            await ctx.close()
+
+
+async def run(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    report: dict = {"sessions": args.sessions, "cycles": args.cycles}
+    deadline = Deadline(args.budget)
+    server = Server(ttl=3, settle=3.0)
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+            ctx, page, _ = await open_page(browser, server.url, deadline)  # warm-up
+            await page.goto(server.url + "/train", timeout=deadline.ms())
+            await wait_app(page, deadline)
+            await ctx.close()
+            await deadline.sleep(server.ttl + 1)
+            await probe(browser, server.url, deadline)
+            start = time.monotonic()
+            report["baseline_mb"] = await server.settled_rss_mb(2.0)
+            accepted = heaviest_accepted()
+            report["accepted_link"] = accepted
+            attack_started, attack_over = asyncio.Event(), asyncio.Event()
+            calm = [dict() for _ in range(args.sessions - 2)]
+            bad = [dict() for _ in range(2)]
+
+            async def attack():
+                # the attack starts once most of the room has solved (or after 60 s)
+                for _ in range(600):
+                    if sum("solved_s" in c or "error" in c for c in calm) >= 0.8 * len(calm):
+                        break
+                    await deadline.sleep(0.1)
+                attack_started.set()
+                await asyncio.gather(*(hostile(browser, server.url, accepted, args.cycles, deadline, b, server)
+                                       for b in bad))
+                attack_over.set()
+
+            await asyncio.gather(attack(), *(ordinary(browser, server.url, deadline, attack_started, attack_over, c)
+                                             for c in calm))
+            last_stop = max((b.get("last_stop_at", 0.0) for b in bad), default=0.0)
+            if last_stop:
+                cpu0 = server.cpu_s()
+                await asyncio.sleep(max(0.0, last_stop + 1.0 - time.monotonic()))
+                cpu1 = server.cpu_s()
+                await asyncio.sleep(3.0)
+                cpu2 = server.cpu_s()
+                report["cpu_s_first_second_after_last_stop"] = cpu1 - cpu0
+                report["cpu_s_next_3_s"] = cpu2 - cpu1
+            left = time.monotonic()
+            await deadline.sleep(30.0)
+            await probe(browser, server.url, deadline)
+            report["after_30_s_mb"] = await server.settled_rss_mb(1.0)
+            report["peak_mb"] = server.rss_mb(start)
+            report["left_s_before_reading"] = time.monotonic() - left
+            latencies = [x for c in calm for x in c.get("latency_s", [])]
+            report["latency_s"] = {"n": len(latencies),
+                                   "median": statistics.median(latencies) if latencies else None,
+                                   "worst": max(latencies) if latencies else None}
+            solved = [c["solved_s"] for c in calm if "solved_s" in c]
+            report["solved_s"] = {"n": len(solved), "median": statistics.median(solved) if solved else None,
+                                  "worst": max(solved) if solved else None}
+            report["calm_errors"] = [c["error"] for c in calm if "error" in c]
+            report["hostile"] = bad
+            await browser.close()
+    finally:
+        server.stop()
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=20, help="sessions in all, two of them hostile")
+    parser.add_argument("--cycles", type=int, default=6, help="Start/Stop cycles of each hostile session")
+    parser.add_argument("--quick", action="store_true", help="6 sessions, 3 cycles")
+    parser.add_argument("--budget", type=float, default=600.0, help="hard time bound in seconds")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.cycles, args.budget = 6, 3, min(args.budget, 240.0)
+    report = asyncio.run(run(args))
+    peak, base, after = report.get("peak_mb"), report.get("baseline_mb"), report.get("after_30_s_mb")
+    checks = {
+        f"RSS peak <= {LIMIT_MB:g} MB": peak is not None and peak <= LIMIT_MB,
+        f"RSS 30 s after within {BACK_WITHIN_MB:g} MB of baseline": None not in (after, base)
+        and after - base <= BACK_WITHIN_MB,
+        "CPU idle within 1 s of the last Stop (< 0.15 s of CPU in the next 3 s)":
+            report.get("cpu_s_next_3_s") is not None and report["cpu_s_next_3_s"] < 0.15,
+        "the heaviest link is refused": all(b.get("heaviest_link_refused") for b in report["hostile"]),
+        "no session failed": not report["calm_errors"] and not any("error" in b for b in report["hostile"]),
+    }
+    report["checks"] = checks
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(f"hostile room: {args.sessions} sessions ({args.sessions - 2} ordinary, 2 hostile), "
+              f"{args.cycles} Start/Stop cycles each")
+        print(f"  heaviest accepted link: {report.get('accepted_link')}")
+        print(f"  server RSS: baseline {base:.0f} MB, peak {peak:.0f} MB, 30 s after the room left {after:.0f} MB")
+        print(f"  server CPU after the last Stop: {report.get('cpu_s_first_second_after_last_stop', float('nan')):.2f} s"
+              f" in the first second, {report.get('cpu_s_next_3_s', float('nan')):.2f} s in the next 3 s")
+        lat, sol = report["latency_s"], report["solved_s"]
+        print(f"  ordinary sessions: Start -> Solved median {sol['median']} s, worst {sol['worst']} s (n={sol['n']}); "
+              f"presenter-switch rerun during the attack median {lat['median']} s, worst {lat['worst']} s (n={lat['n']})")
+        for b in report["hostile"]:
+            print(f"  hostile: link refused {b.get('heaviest_link_refused')}, Stop -> settled {b.get('stop_s')}"
+                  + (f", error {b['error']}" if "error" in b else ""))
+        for name, ok in checks.items():
+            print(f"  [{'ok' if ok else 'FAIL'}] {name}")
+        if report["calm_errors"]:
+            print(f"  ordinary session errors: {report['calm_errors']}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
