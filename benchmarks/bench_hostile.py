@@ -11,9 +11,12 @@ Chromium, one browser context per session:
    link the budgets accept, and press Start then Stop ``--cycles`` times (Start, 1.5 s, Stop).
    Meanwhile every ordinary session measures its own interaction latency: it flips the
    sidebar's presenter switch (a full rerun of Live training) and times input -> page settled.
-4. After the last Stop: the server's CPU use in the 1 s after it and in the 3 s after that
-   (the second must be near zero: computation stopped); tabs close.
-5. Everyone leaves: the server's RSS 30 s later (after Streamlit dropped the sessions).
+4. The room stops clicking; 3 s later one hostile session makes a last Start/Stop on the quiet
+   server: its CPU use in the 1 s after the Stop and in the 3 s after that (the second must be
+   near zero: the computation stopped); then every tab closes.
+5. Everyone leaves: the server's RSS 30 s later (the server drops a closed tab's session after
+   ``server.disconnectedSessionTTL``, 3 s here as in bench_load.py), then once more after a probe
+   session (Streamlit reaps expired sessions when its session store is next written).
 
 Reports RSS at baseline, its peak, and 30 s after the room left; CPU after the last Stop; the
 ordinary sessions' latency (median, worst) and their time to "Solved". Targets (the issue):
@@ -53,20 +56,21 @@ LIMIT_MB, BACK_WITHIN_MB = 690.0, 60.0
 
 
 def heaviest_accepted() -> dict:
-    """The heaviest MLP run of 5 seeds the run budget accepts: 256,256 hidden units, the
-    500-step limit, and the most episodes per update (a power of two) that fit."""
-    best = None
-    for batch in (2**k for k in range(0, 13)):
-        cfg = TrainConfig(policy="mlp", hidden=(256, 256), batch_episodes=batch, eval_episodes=1000)
-        try:
-            require_fits(cfg, 5, RUN_BUDGET)
-        except ConfigError:
-            break
-        best = batch
-    if best is None:
-        raise SystemExit("no MLP 256,256 run of 5 seeds fits the run budget")
-    return {"policy": "mlp", "hidden": "256,256", "batch_episodes": str(best), "n_seeds": "5",
-            "eval_episodes": "1000"}
+    """The heaviest run of 5 seeds the run budget accepts: the widest MLP (256,256, else
+    128,128, else 64,64) at the 500-step limit, with the most episodes per update (a power of
+    two) that fit."""
+    for hidden in ((256, 256), (128, 128), (64, 64)):
+        best = None
+        for batch in (2**k for k in range(0, 13)):
+            try:
+                require_fits(TrainConfig(policy="mlp", hidden=hidden, batch_episodes=batch), 5, RUN_BUDGET)
+            except ConfigError:
+                break
+            best = batch
+        if best is not None:
+            return {"policy": "mlp", "hidden": ",".join(map(str, hidden)), "batch_episodes": str(best),
+                    "n_seeds": "5"}
+    raise SystemExit("no MLP run of 5 seeds fits the run budget")
 
 
 async def open_page(browser, url: str, deadline: Deadline):
@@ -84,8 +88,9 @@ def button(page, name: str):
 
 
 async def ordinary(browser, url: str, deadline: Deadline, attack_started: asyncio.Event,
-                   attack_over: asyncio.Event, out: dict) -> None:
-    """Open /train, Start, wait for Solved; then time presenter-switch reruns until the attack ends."""
+                   attack_over: asyncio.Event, leave: asyncio.Event, out: dict) -> None:
+    """Open /train, Start, wait for Solved; time presenter-switch reruns until the attack ends;
+    stay idle until everyone leaves."""
     ctx = None
     try:
         ctx, page, out["page_errors"] = await open_page(browser, url + "/train", deadline)
@@ -104,6 +109,7 @@ async def ordinary(browser, url: str, deadline: Deadline, attack_started: asynci
             await rerun_done(page, deadline)
             latencies.append(time.monotonic() - start)
             await deadline.sleep(0.5)
+        await asyncio.wait_for(leave.wait(), timeout=max(1.0, deadline.left()))
     except Exception as error:  # noqa: BLE001 -- recorded, reported
         out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
     finally:
@@ -111,33 +117,29 @@ async def ordinary(browser, url: str, deadline: Deadline, attack_started: asynci
             await ctx.close()
 
 
-async def hostile(browser, url: str, accepted: dict, cycles: int, deadline: Deadline, out: dict,
-                  server: Server) -> None:
-    """The heaviest link (refused?), the heaviest accepted link, then Start/Stop ``cycles`` times."""
-    ctx = None
+async def start_stop(page, deadline: Deadline) -> float:
+    """Start, 1.5 s of training, Stop; returns Stop -> page settled (s)."""
+    await button(page, "Start").click(timeout=deadline.ms())
+    await deadline.sleep(1.5)
+    start = time.monotonic()
+    await button(page, "Stop").click(timeout=deadline.ms())
+    await rerun_done(page, deadline)
+    return time.monotonic() - start
+
+
+async def hostile(browser, url: str, accepted: dict, cycles: int, deadline: Deadline, out: dict):
+    """The heaviest link (refused?), the heaviest accepted link, then Start/Stop ``cycles``
+    times. Returns (context, page), left open."""
+    ctx, page, out["page_errors"] = await open_page(browser, url + "/train?" + urlencode(HEAVIEST_LINK), deadline)
     try:
-        ctx, page, out["page_errors"] = await open_page(browser, url + "/train?" + urlencode(HEAVIEST_LINK), deadline)
-        text = await page.locator(MAIN).inner_text()
-        out["heaviest_link_refused"] = "limit" in text.lower() and "GB" in text
+        text = await page.locator("body").inner_text()
+        out["heaviest_link_refused"] = "one run may use here" in text
         await page.goto(url + "/train?" + urlencode(accepted), timeout=deadline.ms())
         await wait_app(page, deadline)
-        stops = out["stop_s"] = []
-        for _ in range(cycles):
-            await button(page, "Start").click(timeout=deadline.ms())
-            await deadline.sleep(1.5)
-            start = time.monotonic()
-            await button(page, "Stop").click(timeout=deadline.ms())
-            await rerun_done(page, deadline)
-            stops.append(time.monotonic() - start)
-        out["last_stop_at"] = time.monotonic()
-        out["last_stop_cpu"] = server.cpu_s()
+        out["stop_s"] = [await start_stop(page, deadline) for _ in range(cycles)]
     except Exception as error:  # noqa: BLE001
         out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
-    finally:
-        out["closed_at"] = time.monotonic()
-        out["closed_cpu"] = server.cpu_s()
-        if ctx is not None:
-            await ctx.close()
+    return ctx, page
 
 
 async def run(args) -> dict:
@@ -149,8 +151,11 @@ async def run(args) -> dict:
     try:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-            ctx, page, _ = await open_page(browser, server.url, deadline)  # warm-up
-            await page.goto(server.url + "/train", timeout=deadline.ms())
+            # warm-up: one default run to its end, so one-time costs (imports, chart specs) are in the baseline
+            ctx, page, _ = await open_page(browser, server.url + "/train?seed=10000", deadline)
+            await button(page, "Start").click(timeout=deadline.ms())
+            await page.locator(f'{MAIN} [data-testid="stAlert"]').filter(has_text="Solved at update").wait_for(
+                timeout=deadline.ms(120))
             await wait_app(page, deadline)
             await ctx.close()
             await deadline.sleep(server.ttl + 1)
@@ -159,7 +164,7 @@ async def run(args) -> dict:
             report["baseline_mb"] = await server.settled_rss_mb(2.0)
             accepted = heaviest_accepted()
             report["accepted_link"] = accepted
-            attack_started, attack_over = asyncio.Event(), asyncio.Event()
+            attack_started, attack_over, leave = asyncio.Event(), asyncio.Event(), asyncio.Event()
             calm = [dict() for _ in range(args.sessions - 2)]
             bad = [dict() for _ in range(2)]
 
@@ -170,27 +175,34 @@ async def run(args) -> dict:
                         break
                     await deadline.sleep(0.1)
                 attack_started.set()
-                await asyncio.gather(*(hostile(browser, server.url, accepted, args.cycles, deadline, b, server)
-                                       for b in bad))
-                attack_over.set()
+                opened = await asyncio.gather(*(hostile(browser, server.url, accepted, args.cycles - 1, deadline, b)
+                                                for b in bad))
+                attack_over.set()  # the room stops clicking: the last Stop is measured on a quiet server
+                await deadline.sleep(3.0)
+                try:
+                    bad[0]["stop_s"].append(await start_stop(opened[0][1], deadline))
+                    last_stop = time.monotonic()
+                    cpu0 = server.cpu_s()
+                    await asyncio.sleep(max(0.0, last_stop + 1.0 - time.monotonic()))
+                    cpu1 = server.cpu_s()
+                    await asyncio.sleep(3.0)
+                    report["cpu_s_first_second_after_last_stop"] = cpu1 - cpu0
+                    report["cpu_s_next_3_s"] = server.cpu_s() - cpu1
+                except Exception as error:  # noqa: BLE001
+                    bad[0]["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+                for ctx, _ in opened:
+                    await ctx.close()
+                leave.set()
 
-            await asyncio.gather(attack(), *(ordinary(browser, server.url, deadline, attack_started, attack_over, c)
-                                             for c in calm))
-            last_stop = max((b.get("last_stop_at", 0.0) for b in bad), default=0.0)
-            if last_stop:
-                cpu0 = server.cpu_s()
-                await asyncio.sleep(max(0.0, last_stop + 1.0 - time.monotonic()))
-                cpu1 = server.cpu_s()
-                await asyncio.sleep(3.0)
-                cpu2 = server.cpu_s()
-                report["cpu_s_first_second_after_last_stop"] = cpu1 - cpu0
-                report["cpu_s_next_3_s"] = cpu2 - cpu1
+            await asyncio.gather(attack(), *(ordinary(browser, server.url, deadline, attack_started, attack_over,
+                                                      leave, c) for c in calm))
             left = time.monotonic()
-            await deadline.sleep(30.0)
-            await probe(browser, server.url, deadline)
-            report["after_30_s_mb"] = await server.settled_rss_mb(1.0)
             report["peak_mb"] = server.rss_mb(start)
-            report["left_s_before_reading"] = time.monotonic() - left
+            await deadline.sleep(max(0.0, left + 30.0 - time.monotonic()))
+            report["after_30_s_mb"] = await server.settled_rss_mb(1.0)
+            await probe(browser, server.url, deadline)  # (Streamlit reaps expired sessions on a write)
+            report["after_30_s_and_a_probe_mb"] = await server.settled_rss_mb(1.0)
+            report["peak_mb"] = max(report["peak_mb"], server.rss_mb(start))
             latencies = [x for c in calm for x in c.get("latency_s", [])]
             report["latency_s"] = {"n": len(latencies),
                                    "median": statistics.median(latencies) if latencies else None,
@@ -200,6 +212,7 @@ async def run(args) -> dict:
                                   "worst": max(solved) if solved else None}
             report["calm_errors"] = [c["error"] for c in calm if "error" in c]
             report["hostile"] = bad
+            report["server_lines"] = [line for _, line in server.lines if "[pg]" in line][-20:]
             await browser.close()
     finally:
         server.stop()
@@ -218,6 +231,7 @@ def main() -> int:
         args.sessions, args.cycles, args.budget = 6, 3, min(args.budget, 240.0)
     report = asyncio.run(run(args))
     peak, base, after = report.get("peak_mb"), report.get("baseline_mb"), report.get("after_30_s_mb")
+    probed = report.get("after_30_s_and_a_probe_mb")
     checks = {
         f"RSS peak <= {LIMIT_MB:g} MB": peak is not None and peak <= LIMIT_MB,
         f"RSS 30 s after within {BACK_WITHIN_MB:g} MB of baseline": None not in (after, base)
@@ -234,7 +248,8 @@ def main() -> int:
         print(f"hostile room: {args.sessions} sessions ({args.sessions - 2} ordinary, 2 hostile), "
               f"{args.cycles} Start/Stop cycles each")
         print(f"  heaviest accepted link: {report.get('accepted_link')}")
-        print(f"  server RSS: baseline {base:.0f} MB, peak {peak:.0f} MB, 30 s after the room left {after:.0f} MB")
+        print(f"  server RSS: baseline {base:.0f} MB, peak {peak:.0f} MB, 30 s after the room left {after:.0f} MB "
+              f"({probed:.0f} MB once a probe session made Streamlit reap the closed ones)")
         print(f"  server CPU after the last Stop: {report.get('cpu_s_first_second_after_last_stop', float('nan')):.2f} s"
               f" in the first second, {report.get('cpu_s_next_3_s', float('nan')):.2f} s in the next 3 s")
         lat, sol = report["latency_s"], report["solved_s"]
@@ -243,6 +258,8 @@ def main() -> int:
         for b in report["hostile"]:
             print(f"  hostile: link refused {b.get('heaviest_link_refused')}, Stop -> settled {b.get('stop_s')}"
                   + (f", error {b['error']}" if "error" in b else ""))
+        for line in report.get("server_lines", []):
+            print(f"  server: {line}")
         for name, ok in checks.items():
             print(f"  [{'ok' if ok else 'FAIL'}] {name}")
         if report["calm_errors"]:

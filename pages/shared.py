@@ -121,14 +121,22 @@ def server_budget() -> registry.ServerBudget:
 def run_registry() -> registry.Registry:
     """One per server: sessions that start the same settings share one computation (a LiveRun
     per (TrainConfig, number of seeds)); idle ones are swept away."""
-    return registry.run_registry(max_entries=16, budget=server_budget()).start_sweeping()
+    return registry.run_registry(max_entries=16, budget=server_budget()).start_sweeping(on_cancel=_log_cancel("run"))
 
 
 @st.cache_resource(show_spinner=False)
 def comparison_registry() -> registry.Registry:
     """One per server: sessions that run the same settings share one computation (a Comparison
     per CompareSettings); idle ones are swept away."""
-    return registry.comparison_registry(max_entries=8, budget=server_budget()).start_sweeping()
+    return registry.comparison_registry(max_entries=8, budget=server_budget()).start_sweeping(
+        on_cancel=_log_cancel("comparison"))
+
+
+def _log_cancel(kind: str):
+    def log(n: int):
+        print(f"[pg] cancelled {n} {kind}(s) nobody watches any more; their buffers are freed", flush=True)
+
+    return log
 
 
 def form_widget(name: str, kind: str, label: str, options, prefix: str = "train_"):

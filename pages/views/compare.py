@@ -79,6 +79,7 @@ def run():
         ss.compare_refused = str(refused)
         return
     ss.compare_comparison, ss.compare_running = comparison, True
+    ss.compare_watching = comparison_registry().watch(comparison)  # dropped with the session: abandoned
 
 
 def stop():

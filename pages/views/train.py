@@ -71,6 +71,7 @@ def new_run(cfg, n_seeds) -> bool:
         ss.train_refused = str(refused).rstrip(".")
         return False
     ss.live, ss.shown, ss.run, ss.view_seconds = live, 0, None, 0.0
+    ss.live_watching = run_registry().watch(live)  # dropped with the session: the run is then abandoned
     return True
 
 
@@ -106,7 +107,7 @@ def step():
 
 
 def reset():
-    for key in ("live", "run", "running", "shown", "view_seconds"):
+    for key in ("live", "live_watching", "run", "running", "shown", "view_seconds"):
         ss.pop(key, None)
 
 

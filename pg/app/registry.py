@@ -9,8 +9,12 @@ At most ``max_entries`` are kept, least recently used first out; a session that 
 an evicted one keeps it until it lets go. ``get`` holds a lock, so however many sessions ask
 for new settings at the same moment, one object is made.
 
-The registry keeps results, not computations: a computation nobody has used (advanced or
-replayed) for ``idle_seconds`` (its sessions stopped, reset or left) is cancelled by ``sweep``,
+The registry keeps results, not computations. A session that shows a computation holds a
+token from ``watch`` (in its session state); once every token of a computation is gone (its
+sessions reset, started something else, or ended: Streamlit drops a closed tab's session state)
+the computation is abandoned, and ``sweep`` cancels it at once. A computation still watched but
+unused (advanced or replayed) for ``idle_seconds`` (a session that pressed Stop and went
+away from the keyboard) is cancelled too. ``sweep``
 which frees its generators and buffers and keeps what it recorded; the registry then forgets
 it (the same settings asked again are computed again, to the same numbers). ``get`` sweeps,
 and so does a daemon thread once ``start_sweeping`` is called. A computation is anything with
@@ -41,6 +45,13 @@ Value = TypeVar("Value")
 
 IDLE_SECONDS = 30.0  # a computation nobody has used for this long is cancelled
 SWEEP_EVERY = 5.0  # seconds between two sweeps of the daemon thread
+
+
+class Watching:
+    """A session's token for a computation it shows (``Registry.watch``); dropping it says the
+    session no longer does."""
+
+    __slots__ = ("__weakref__",)
 
 
 class ServerBudget:
@@ -87,6 +98,7 @@ class Registry(Generic[Key, Value]):
         self.budget, self.cost = budget, cost
         self._entries: dict[Key, Value] = {}
         self._made: weakref.WeakSet = weakref.WeakSet()  # every value still held by someone, evicted or not
+        self._viewers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # value -> tokens alive
         self._lock = threading.Lock()
         self._sweeper: threading.Thread | None = None
         self.created = 0
@@ -122,7 +134,7 @@ class Registry(Generic[Key, Value]):
             return 0
         with self._lock:
             idle = [value for value in list(self._made)
-                    if value.computing and value.idle_for() >= self.idle_seconds]
+                    if value.computing and (value.idle_for() >= self.idle_seconds or self._viewers.get(value) == 0)]
             cancelled = [value for value in idle if value.cancel()]  # (not one a session is computing)
             for value in cancelled:
                 self._made.discard(value)
@@ -132,15 +144,38 @@ class Registry(Generic[Key, Value]):
             self.cancelled += len(cancelled)
             return len(cancelled)
 
-    def start_sweeping(self, every: float = SWEEP_EVERY) -> Registry:
+    def start_sweeping(self, every: float = SWEEP_EVERY, on_cancel: Callable[[int], None] | None = None) -> Registry:
         """Sweep every ``every`` seconds from a daemon thread (once per registry; the thread
-        ends when the registry is gone), so that a server nobody uses frees what it held."""
+        ends when the registry is gone), so that a server nobody uses frees what it held.
+        ``on_cancel(n)`` is told of each sweep that cancelled n > 0 computations."""
         with self._lock:
             if self._sweeper is None:
-                self._sweeper = threading.Thread(target=_sweep_loop, args=(weakref.ref(self), every),
+                self._sweeper = threading.Thread(target=_sweep_loop, args=(weakref.ref(self), every, on_cancel),
                                                  name="pg-registry-sweeper", daemon=True)
                 self._sweeper.start()
         return self
+
+    def watch(self, value: Value) -> Watching:
+        """A token for a session that shows ``value``: keep it (in session state) as long as the
+        session shows it. When the last token of a value is gone, the value is abandoned and the
+        next sweep cancels it."""
+        with self._lock:
+            self._viewers[value] = self._viewers.get(value, 0) + 1
+        token = Watching()
+        weakref.finalize(token, self._unwatch, weakref.ref(value))
+        return token
+
+    def _unwatch(self, value_ref: weakref.ref) -> None:
+        value = value_ref()
+        if value is None:
+            return
+        with self._lock:
+            if value in self._viewers:
+                self._viewers[value] = max(0, self._viewers[value] - 1)
+
+    def viewers(self, value: Value) -> int:
+        """Tokens alive for ``value`` (None: never watched)."""
+        return self._viewers.get(value)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -149,13 +184,15 @@ class Registry(Generic[Key, Value]):
         return key in self._entries
 
 
-def _sweep_loop(registry_ref: weakref.ref, every: float) -> None:
+def _sweep_loop(registry_ref: weakref.ref, every: float, on_cancel: Callable[[int], None] | None) -> None:
     while True:
         time.sleep(every)
         registry = registry_ref()
         if registry is None:
             return
-        registry.sweep()
+        cancelled = registry.sweep()
+        if cancelled and on_cancel is not None:
+            on_cancel(cancelled)
         del registry
 
 

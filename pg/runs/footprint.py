@@ -56,6 +56,9 @@ SERVER_BUDGET = 360 * MB
 """bytes the runs a server computes at the same time may need together (690 MB host - 215 MB
 baseline - about 100 MB for sessions, charts and allocator slack)"""
 COMPARISON_BUDGET = 2 * RUN_BUDGET
+# a live run's parameter snapshots (the heatmap's checkpoints), over all its seeds: a wide
+# network keeps fewer of them rather than being refused (live_snapshots)
+SNAPSHOT_BUDGET = 40 * MB
 """bytes one comparison may need: the widest the Compare page offers (4 estimators x 5 seeds x 64
 episodes, MLP critic) is estimated at about 185 MB, so a comparison counts as two runs"""
 FIXED_BYTES = 100_000
@@ -191,9 +194,23 @@ def n_snapshots(cfg: TrainConfig, max_snapshots: int = DEFAULT_SNAPSHOTS) -> int
     return min(updates, 2 * max_snapshots + 2) + min(updates, max_snapshots)
 
 
-def run_footprint(cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int = DEFAULT_SNAPSHOTS) -> Footprint:
+def live_snapshots(cfg: TrainConfig, n_seeds: int = 1, requested: int = DEFAULT_SNAPSHOTS) -> int:
+    """How many snapshots a live run keeps per seed: ``requested``, or fewer for a network so
+    wide that they would hold more than SNAPSHOT_BUDGET over all seeds (at least 2: the first
+    and the last update). A 64,64 MLP keeps 200 with one seed; a 256,256 one (67,586
+    parameters, 0.5 MB a snapshot) keeps about 12, so it can still train, with a coarser
+    checkpoint slider."""
+    # held per seed: up to 2 x limit + 2 kept, the limit built from them, and 8 policy copies
+    vectors = SNAPSHOT_BUDGET // (_F * n_params(cfg) * n_seeds)
+    return max(2, min(requested, (vectors - 10) // 3))
+
+
+def run_footprint(cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int | None = None) -> Footprint:
     """The memory a run of ``cfg`` with ``n_seeds`` seeds needs at its peak (a LiveRun, or
-    ``python -m pg train`` with one seed), worked out before anything is allocated."""
+    ``python -m pg train`` with one seed), worked out before anything is allocated.
+    ``max_snapshots`` None: as many as a live run keeps (``live_snapshots``)."""
+    if max_snapshots is None:
+        max_snapshots = live_snapshots(cfg, n_seeds)
     T, N, E = cfg.max_episode_steps, cfg.batch_episodes, cfg.eval_episodes
     P, rows = n_params(cfg), max_rows(cfg)
     episodes = min(rows * N, cfg.max_env_steps + N)
@@ -270,9 +287,11 @@ def size_text(n_bytes: float) -> str:
     return f"{n_bytes:.0f} B"
 
 
-def drivers(cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int = DEFAULT_SNAPSHOTS) -> list[tuple[str, tuple]]:
+def drivers(cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int | None = None) -> list[tuple[str, tuple]]:
     """[(what drives the size, in words; the fields that set it)], the largest part first, and
     every part at least a quarter of the total."""
+    if max_snapshots is None:
+        max_snapshots = live_snapshots(cfg, n_seeds)
     f = run_footprint(cfg, n_seeds, max_snapshots)
     T = f"{cfg.max_episode_steps:,}-step time limit"
     net = f" through hidden layers {','.join(map(str, cfg.hidden))}" if cfg.policy == "mlp" else ""
@@ -292,7 +311,7 @@ def drivers(cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int = DEFAULT_SNA
 
 
 def require_fits(cfg: TrainConfig, n_seeds: int = 1, budget: int = RUN_BUDGET,
-                 max_snapshots: int = DEFAULT_SNAPSHOTS) -> Footprint:
+                 max_snapshots: int | None = None) -> Footprint:
     """The run's Footprint if it fits in ``budget`` bytes; else a BudgetError (a ConfigError)
     whose message names what drives the size, the estimate and the limit, e.g. "This run would
     need about 13 GB (4,096 episodes per update x 100,000-step time limit); the limit here is

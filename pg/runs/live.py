@@ -50,7 +50,7 @@ import numpy as np
 from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
 from pg.algo.rollout import StepBudget
 from pg.runs.checkpoint import Run, policy_to_bytes
-from pg.runs.footprint import require_fits
+from pg.runs.footprint import live_snapshots, require_fits
 from pg.runs.history import HISTORY_FIELDS, Columns, RunRecorder, downsample_index
 
 MAX_SEEDS = 5
@@ -153,10 +153,12 @@ class LiveRun:
     whose budget is per seed). ``clock`` tells when the run was last used (pg.app.registry
     cancels a run nobody uses)."""
 
-    def __init__(self, cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int = 200, *, shared_caps: bool = True,
-                 clock=time.monotonic):
+    def __init__(self, cfg: TrainConfig, n_seeds: int = 1, max_snapshots: int | None = None, *,
+                 shared_caps: bool = True, clock=time.monotonic):
         if not 1 <= n_seeds <= MAX_SEEDS:
             raise ValueError(f"number of seeds must be an integer in [1, {MAX_SEEDS}], got {n_seeds!r}")
+        if max_snapshots is None:  # 200 per seed, fewer for a wide network (pg.runs.footprint)
+            max_snapshots = live_snapshots(cfg, n_seeds)
         require_fits(cfg, n_seeds, max_snapshots=max_snapshots)  # a run too big for the server is refused here
         self.cfg = cfg
         self.budget = StepBudget(cfg.max_env_steps) if shared_caps else None

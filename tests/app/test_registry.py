@@ -220,3 +220,24 @@ def test_the_server_budget_refuses_a_new_run_only_while_others_compute():
     assert isinstance(c, LiveRun) and budget.in_use() == 2 * cost
     b.cancel()
     assert budget.in_use() == cost
+
+
+def test_a_run_every_session_let_go_of_is_cancelled_at_the_next_sweep():
+    """A session keeps a token while it shows a run; when the last token is gone (reset, or the
+    session ended and Streamlit dropped its state) the next sweep cancels the run at once,
+    without waiting for the idle time. A run never watched keeps the idle rule only."""
+    import gc
+
+    registry = run_registry(idle_seconds=3600)
+    run = registry.get((quick(), 1))
+    first, second = registry.watch(run), registry.watch(run)
+    assert registry.viewers(run) == 2 and registry.sweep() == 0 and run.computing
+    del first
+    gc.collect()
+    assert registry.viewers(run) == 1 and registry.sweep() == 0 and run.computing, "one session still shows it"
+    del second
+    gc.collect()
+    assert registry.viewers(run) == 0 and registry.sweep() == 1
+    assert run.cancelled and not run.computing and (quick(), 1) not in registry
+    unwatched = registry.get((quick(seed=3), 1))
+    assert registry.viewers(unwatched) is None and registry.sweep() == 0 and unwatched.computing

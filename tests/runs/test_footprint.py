@@ -20,9 +20,12 @@ from pg.runs.footprint import (
     MB,
     RUN_BUDGET,
     SERVER_BUDGET,
+    SNAPSHOT_BUDGET,
     BudgetError,
     comparison_footprint,
     evaluate_footprint,
+    live_snapshots,
+    n_params,
     require_fits,
     run_footprint,
     size_text,
@@ -127,13 +130,28 @@ def test_the_heaviest_link_of_the_issue_is_refused_naming_its_fields():
     ({"batch_episodes": 4096}, ("batch_episodes", "max_episode_steps"), "lower episodes per update or the time limit"),
     ({"eval_episodes": 10_000, "max_episode_steps": 2000}, ("eval_episodes", "max_episode_steps"),
      "10,000 evaluation episodes x 2,000-step time limit"),
-    ({"policy": "mlp", "hidden": (512, 512)}, ("hidden", "max_updates"), "snapshots of a 266,242-parameter policy"),
+    ({"policy": "mlp", "hidden": (512, 512)}, ("batch_episodes", "max_episode_steps", "hidden"),
+     "16 episodes per update x 500-step time limit through hidden layers 512,512"),
     ({"batch_episodes": 1, "max_updates": 10_000_000}, ("max_updates", "max_env_steps"), "history of up to"),
 ])
 def test_a_run_over_budget_names_what_drives_its_size(overrides, fields, words):
     with pytest.raises(BudgetError) as caught:
         require_fits(TrainConfig(**overrides))
     assert caught.value.fields[: len(fields)] == fields and words in str(caught.value)
+
+
+def test_a_wide_network_keeps_fewer_snapshots_instead_of_being_refused():
+    """Snapshots (the heatmap's checkpoints) of a 256,256 MLP would take 0.5 MB each: a live run
+    keeps as many as SNAPSHOT_BUDGET allows over its seeds (at least 2), so the run fits; with
+    200 a seed it would not, and the message would name the snapshots."""
+    wide = TrainConfig(policy="mlp", hidden=(256, 256), batch_episodes=8)
+    assert live_snapshots(TrainConfig(), 5) == 200 and live_snapshots(TrainConfig(policy="mlp", hidden=(64, 64))) == 200
+    kept = live_snapshots(wide)
+    assert 2 <= kept < 200 and live_snapshots(wide, 5) < kept
+    assert require_fits(wide).total <= RUN_BUDGET
+    assert run_footprint(wide).snapshots <= SNAPSHOT_BUDGET + 8 * 8 * n_params(wide)
+    with pytest.raises(BudgetError, match="602 snapshots of a 67,586-parameter policy"):
+        require_fits(wide, max_snapshots=200)
 
 
 def test_a_run_within_budget_passes_and_the_budget_is_a_parameter():
