@@ -52,6 +52,9 @@ from pg.runs.footprint import RUN_BUDGET, require_fits  # noqa: E402
 HEAVIEST_LINK = {"policy": "mlp", "hidden": "512,512,512,512", "batch_episodes": "4096", "n_seeds": "5",
                  "eval_episodes": "10000", "max_episode_steps": "100000"}
 MAIN = '[data-testid="stMain"]'
+_BUTTON = """Array.from(document.querySelectorAll('[data-testid="stMain"] button')).find(b => b.innerText.trim().endsWith('{}'))"""
+STOP_ENABLED = "() => { const b = " + _BUTTON.format("Stop") + "; return b && !b.disabled; }"
+START_ENABLED = "() => { const b = " + _BUTTON.format("Start") + "; return b && !b.disabled; }"
 LIMIT_MB, BACK_WITHIN_MB = 690.0, 60.0
 
 
@@ -118,12 +121,15 @@ async def ordinary(browser, url: str, deadline: Deadline, attack_started: asynci
 
 
 async def start_stop(page, deadline: Deadline) -> float:
-    """Start, 1.5 s of training, Stop; returns Stop -> page settled (s)."""
-    await button(page, "Start").click(timeout=deadline.ms())
+    """Start, 1.5 s of training once the page shows it running, Stop; returns Stop -> Start
+    enabled again (s). On a loaded machine the browser's own rendering is slow: each wait
+    allows up to 300 s of the budget."""
+    await button(page, "Start").click(timeout=deadline.ms(300))
+    await page.wait_for_function(STOP_ENABLED, timeout=deadline.ms(300))
     await deadline.sleep(1.5)
     start = time.monotonic()
-    await button(page, "Stop").click(timeout=deadline.ms())
-    await rerun_done(page, deadline)
+    await button(page, "Stop").click(timeout=deadline.ms(300))
+    await page.wait_for_function(START_ENABLED, timeout=deadline.ms(300))
     return time.monotonic() - start
 
 
@@ -132,8 +138,11 @@ async def hostile(browser, url: str, accepted: dict, cycles: int, deadline: Dead
     times. Returns (context, page), left open."""
     ctx, page, out["page_errors"] = await open_page(browser, url + "/train?" + urlencode(HEAVIEST_LINK), deadline)
     try:
-        text = await page.locator("body").inner_text()
-        out["heaviest_link_refused"] = "one run may use here" in text
+        try:
+            await page.get_by_text("one run may use here", exact=False).first.wait_for(timeout=deadline.ms(120))
+            out["heaviest_link_refused"] = True
+        except Exception:  # noqa: BLE001 -- not shown: reported as not refused
+            out["heaviest_link_refused"] = False
         await page.goto(url + "/train?" + urlencode(accepted), timeout=deadline.ms())
         await wait_app(page, deadline)
         out["stop_s"] = [await start_stop(page, deadline) for _ in range(cycles)]
@@ -180,7 +189,7 @@ async def run(args) -> dict:
                 attack_over.set()  # the room stops clicking: the last Stop is measured on a quiet server
                 await deadline.sleep(3.0)
                 try:
-                    bad[0]["stop_s"].append(await start_stop(opened[0][1], deadline))
+                    bad[0].setdefault("stop_s", []).append(await start_stop(opened[0][1], deadline))
                     last_stop = time.monotonic()
                     cpu0 = server.cpu_s()
                     await asyncio.sleep(max(0.0, last_stop + 1.0 - time.monotonic()))
@@ -224,7 +233,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20, help="sessions in all, two of them hostile")
     parser.add_argument("--cycles", type=int, default=6, help="Start/Stop cycles of each hostile session")
     parser.add_argument("--quick", action="store_true", help="6 sessions, 3 cycles")
-    parser.add_argument("--budget", type=float, default=600.0, help="hard time bound in seconds")
+    parser.add_argument("--budget", type=float, default=900.0, help="hard time bound in seconds")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.quick:
