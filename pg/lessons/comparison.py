@@ -39,7 +39,7 @@ from pg.algo.estimators import DEFAULT_ESTIMATORS, EstimatorSpec, parse_estimato
 from pg.algo.reinforce import TrainConfig, initial_policy
 from pg.lessons.variance import GradientProbe
 from pg.runs.footprint import require_comparison_fits
-from pg.runs.live import MAX_SEEDS, LiveRun
+from pg.runs.live import MAX_SEEDS, LiveRun, Used
 
 MAX_ESTIMATORS = 4
 MID_RETURN = 150.0  # the "mid" checkpoint: training episodes balance 150 of 500 steps on average
@@ -113,7 +113,7 @@ class Checkpoint:
     probe: GradientProbe | None = field(default=None, repr=False)
 
 
-class Comparison:
+class Comparison(Used):
     """The comparison of ``settings`` (see the module docstring). Each run's budget is per
     seed (CompareSettings.max_env_steps, max_seconds). Like a LiveRun it can be cancelled
     (``cancel``: what was recorded stays) and it ends with a message in ``failure`` rather than
@@ -186,13 +186,6 @@ class Comparison:
         finally:
             self.touch()
             self._lock.release()
-
-    def touch(self) -> None:
-        """Note that a session uses this comparison now."""
-        self.last_used = self._clock()
-
-    def idle_for(self) -> float:
-        return self._clock() - self.last_used
 
     def cancel(self, wait: float = 0.0) -> bool:
         """Give the computation up for good: the runs are cancelled (their buffers freed) and

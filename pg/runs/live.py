@@ -145,7 +145,24 @@ class SeedRun:
                 pass
 
 
-class LiveRun:
+class Used:
+    """When a session last used a computation (computed or replayed it): the registry
+    (pg.app.registry) cancels one nobody has used for a while. Set ``_clock`` and call
+    ``touch()`` in ``__init__``."""
+
+    _clock = staticmethod(time.monotonic)
+    last_used = 0.0
+
+    def touch(self) -> None:
+        """Note that a session uses this now."""
+        self.last_used = self._clock()
+
+    def idle_for(self) -> float:
+        """Seconds since a session last used this."""
+        return self._clock() - self.last_used
+
+
+class LiveRun(Used):
     """1 to 5 seeds of one config, trained in chunks (see the module docstring).
 
     ``shared_caps``: the config's ``max_env_steps`` and ``max_seconds`` bound all seeds together
@@ -274,14 +291,6 @@ class LiveRun:
         finally:
             self.touch()
             self._lock.release()
-
-    def touch(self) -> None:
-        """Note that a session uses this run now (computing it, or replaying it)."""
-        self.last_used = self._clock()
-
-    def idle_for(self) -> float:
-        """Seconds since a session last used this run."""
-        return self._clock() - self.last_used
 
     def cancel(self, wait: float = 0.0) -> bool:
         """Give the computation up for good (nobody is using it): close every generator and
