@@ -56,6 +56,7 @@ _BUTTON = """Array.from(document.querySelectorAll('[data-testid="stMain"] button
 STOP_ENABLED = "() => { const b = " + _BUTTON.format("Stop") + "; return b && !b.disabled; }"
 START_ENABLED = "() => { const b = " + _BUTTON.format("Start") + "; return b && !b.disabled; }"
 LIMIT_MB, BACK_WITHIN_MB = 690.0, 60.0
+PROBE_EVERY = 3.0  # seconds between two latency probes of an ordinary session (a person, not a script)
 
 
 def heaviest_accepted() -> dict:
@@ -81,7 +82,7 @@ async def open_page(browser, url: str, deadline: Deadline):
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(url, timeout=deadline.ms())
+    await page.goto(url, timeout=deadline.ms(300))
     await wait_app(page, deadline)
     return ctx, page, errors
 
@@ -111,7 +112,7 @@ async def ordinary(browser, url: str, deadline: Deadline, attack_started: asynci
             await switch.click(timeout=deadline.ms())
             await rerun_done(page, deadline)
             latencies.append(time.monotonic() - start)
-            await deadline.sleep(0.5)
+            await deadline.sleep(PROBE_EVERY)
         await asyncio.wait_for(leave.wait(), timeout=max(1.0, deadline.left()))
     except Exception as error:  # noqa: BLE001 -- recorded, reported
         out["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
@@ -136,8 +137,9 @@ async def start_stop(page, deadline: Deadline) -> float:
 async def hostile(browser, url: str, accepted: dict, cycles: int, deadline: Deadline, out: dict):
     """The heaviest link (refused?), the heaviest accepted link, then Start/Stop ``cycles``
     times. Returns (context, page), left open."""
-    ctx, page, out["page_errors"] = await open_page(browser, url + "/train?" + urlencode(HEAVIEST_LINK), deadline)
+    ctx = page = None
     try:
+        ctx, page, out["page_errors"] = await open_page(browser, url + "/train?" + urlencode(HEAVIEST_LINK), deadline)
         try:
             await page.get_by_text("one run may use here", exact=False).first.wait_for(timeout=deadline.ms(120))
             out["heaviest_link_refused"] = True
@@ -189,6 +191,8 @@ async def run(args) -> dict:
                 attack_over.set()  # the room stops clicking: the last Stop is measured on a quiet server
                 await deadline.sleep(3.0)
                 try:
+                    if opened[0][1] is None:
+                        raise RuntimeError("the hostile session never opened")
                     bad[0].setdefault("stop_s", []).append(await start_stop(opened[0][1], deadline))
                     last_stop = time.monotonic()
                     cpu0 = server.cpu_s()
@@ -200,7 +204,8 @@ async def run(args) -> dict:
                 except Exception as error:  # noqa: BLE001
                     bad[0]["error"] = f"{type(error).__name__}: {str(error).splitlines()[0]}"
                 for ctx, _ in opened:
-                    await ctx.close()
+                    if ctx is not None:
+                        await ctx.close()
                 leave.set()
 
             await asyncio.gather(attack(), *(ordinary(browser, server.url, deadline, attack_started, attack_over,
