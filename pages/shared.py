@@ -6,7 +6,6 @@ Pages import from here; it imports pg, never a page.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import streamlit as st
 from pg.algo.policies import policy_from_spec
 from pg.app import registry
 from pg.app.memory import MemoryJanitor
+from pg.app.text import file_name, plain
 from pg.runs.checkpoint import CheckpointError, Run, load_run
 from pg.viz.episode import Episode, run_episode, visited_states
 
@@ -40,32 +40,6 @@ def current_run() -> tuple[Run, str]:
     if label == f"your file {ss.get('run_file')}":  # the uploader's run: the name is the visitor's text
         return run, f"your file {file_name(ss['run_file'])}"
     return run, label
-
-
-def file_name(name: str) -> str:
-    """A file name as Markdown that shows it exactly as it is: a code span, so nothing in the
-    name renders (links, images the browser would fetch, emphasis, math, colours).
-
-    The fence is one backtick longer than any run of backticks in the name (CommonMark), and
-    line breaks and other control characters become spaces.
-    """
-    text = "".join(ch if ch.isprintable() else " " for ch in str(name)) or " "
-    fence = "`" * (1 + max((len(run) for run in re.findall("`+", text)), default=0))
-    pad = " " if text[0] in "` " or text[-1] in "` " else ""  # CommonMark strips one space each side
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
-_AUTOLINK = re.compile(r"(?i)(www|https?|ftp|mailto)(?=[.:])|(@)")
-
-
-def plain(text: str) -> str:
-    """Text (a CheckpointError's message quotes what the file holds) as Markdown that shows it
-    as it is: every ASCII punctuation character backslash-escaped (no link, image, emphasis,
-    HTML, math or colour), and a zero-width space after "www", "http" or "@" so that GitHub
-    Markdown does not turn a bare address in it into a link."""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(text))
-    return _PUNCTUATION.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(0) + "\u200b", text))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -212,7 +212,7 @@ def test_a_file_name_is_shown_as_plain_text_never_as_markdown(page):
 
 
 def test_names_with_backticks_and_line_breaks_stay_in_one_code_span():
-    from pages.shared import file_name
+    from pg.app.text import file_name
 
     assert file_name("a``b.npz") == "```a``b.npz```"
     assert file_name("`x.npz") == "`` `x.npz ``"
