@@ -10,6 +10,13 @@ process's resident memory stays hundreds of MB above where it started. On a smal
 calls it from a daemon thread every ``interval`` seconds. On a C library without ``malloc_trim``
 (macOS, musl, Windows) ``release_free_memory`` only collects garbage and reports False.
 
+Malloc is not the only allocator in the process: Streamlit sends every chart's data as Apache
+Arrow, and pyarrow allocates from its own pool (mimalloc in the PyPI wheels), which malloc_trim
+cannot reach and which keeps the pages of a script thread that has ended. A room of twenty
+sessions redrawing charts left about 40 MB there (bench_hostile). So the janitor also asks that
+pool to give back what it holds unused (``MemoryPool.release_unused``, public pyarrow API),
+but only once pyarrow has been imported by someone else: releasing never imports it.
+
 This module knows nothing of Streamlit: streamlit_app.py starts one janitor per server.
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import sys
 import threading
 import time
 from functools import cache
@@ -60,8 +68,22 @@ def release_free_memory(collect: bool = False) -> bool:
     Returns True if the C library released memory (glibc's malloc_trim said so)."""
     if collect:
         gc.collect()
+    release_arrow_pool()
     trim = _malloc_trim()
     return bool(trim(0)) if trim is not None else False
+
+
+def release_arrow_pool() -> bool:
+    """Ask pyarrow's default memory pool to give back the memory it holds unused, if pyarrow
+    is already imported (this never imports it). Returns whether it was asked."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is None:
+        return False
+    try:
+        arrow.default_memory_pool().release_unused()
+    except (AttributeError, NotImplementedError):  # a pyarrow too old to have it (before 9)
+        return False
+    return True
 
 
 class MemoryJanitor:
