@@ -215,7 +215,8 @@ def final_line(last, cfg: TrainConfig, first_solved) -> str:
     if last.stop_reason == "solved":
         return (
             f"solved at update {last.iteration}: greedy mean return {last.eval_return:.1f} over "
-            f"{cfg.eval_episodes} episodes >= {cfg.solve_return:g}, {done}"
+            f"{cfg.eval_episodes} episodes >= {cfg.solve_return:g}, confirmed at {last.confirm_return:.1f} on "
+            f"{cfg.eval_episodes} fresh episodes, {done}"
         )
     budget = {
         "max_updates": f"--max-updates {cfg.max_updates}",
