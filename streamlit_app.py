@@ -18,7 +18,6 @@ st.set_page_config(
     page_title="Policy Gradients, Visually",
     page_icon=str(Path(__file__).parent / "assets" / "favicon.png"),  # local: no CDN fetch
     layout="wide",
-    initial_sidebar_state="expanded",
 )
 
 
@@ -28,6 +27,11 @@ follow_story()  # a story Next or Back was clicked: go there
 note_page(navigation.url_path)  # a new visit to a page reads its settings from the URL (pages/links.py)
 with st.sidebar:
     st.caption("REINFORCE on CartPole, in NumPy, with every number computed on the page.")
-if presenter_switch():  # ?present=1 or the sidebar switch: large type, the guided story
+presenting = presenter_switch()  # ?present=1 or the sidebar switch: large type, the guided story
+# Presenter mode folds the sidebar away (the header's button reopens it); otherwise "auto" shows
+# it on a desktop and keeps it closed on a phone, where it would open over the page. One call per
+# run, after the mode is known: two calls would fold and unfold it on every rerun.
+st.set_page_config(initial_sidebar_state="collapsed" if presenting else "auto")
+if presenting:
     story_bar(navigation.url_path)
 navigation.run()

@@ -10,7 +10,7 @@ Chromium, one browser context per session:
    found (every size at the form's maximum: it must be refused in words), then the heaviest
    link the budgets accept, and press Start then Stop ``--cycles`` times (Start, 1.5 s, Stop).
    Meanwhile every ordinary session measures its own interaction latency: it flips the
-   sidebar's presenter switch (a full rerun of Live training) and times input -> page settled.
+   sidebar's Speed radio, back and forth (a full rerun of Live training) and times input -> page settled.
 4. The room stops clicking; 3 s later one hostile session makes a last Start/Stop on the quiet
    server: its CPU use in the 1 s after the Stop and in the 3 s after that (the second must be
    near zero: the computation stopped); then every tab closes.
@@ -93,7 +93,7 @@ def button(page, name: str):
 
 async def ordinary(browser, url: str, deadline: Deadline, attack_started: asyncio.Event,
                    attack_over: asyncio.Event, leave: asyncio.Event, out: dict) -> None:
-    """Open /train, Start, wait for Solved; time presenter-switch reruns until the attack ends;
+    """Open /train, Start, wait for Solved; time reruns (the Speed radio) until the attack ends;
     stay idle until everyone leaves."""
     ctx = None
     try:
@@ -105,11 +105,14 @@ async def ordinary(browser, url: str, deadline: Deadline, attack_started: asynci
         out["solved_s"] = time.monotonic() - clicked
         await wait_app(page, deadline)
         await asyncio.wait_for(attack_started.wait(), timeout=max(1.0, deadline.left()))
-        switch = page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode")
+        # the probe: a click that reruns the page and changes nothing computed (the Speed radio,
+        # back and forth; the presenter switch would fold the sidebar away)
+        speeds = [page.locator('[data-testid="stSidebar"]').get_by_text(name, exact=True)
+                  for name in ("As fast as possible", "Human pace")]
         latencies = out["latency_s"] = []
         while not attack_over.is_set() and deadline.left() > 5:
             start = time.monotonic()
-            await switch.click(timeout=deadline.ms())
+            await speeds[len(latencies) % 2].click(timeout=deadline.ms())
             await rerun_done(page, deadline)
             latencies.append(time.monotonic() - start)
             await deadline.sleep(PROBE_EVERY)
@@ -268,7 +271,7 @@ def main() -> int:
               f" in the first second, {report.get('cpu_s_next_3_s', float('nan')):.2f} s in the next 3 s")
         lat, sol = report["latency_s"], report["solved_s"]
         print(f"  ordinary sessions: Start -> Solved median {sol['median']} s, worst {sol['worst']} s (n={sol['n']}); "
-              f"presenter-switch rerun during the attack median {lat['median']} s, worst {lat['worst']} s (n={lat['n']})")
+              f"Speed-radio rerun during the attack median {lat['median']} s, worst {lat['worst']} s (n={lat['n']})")
         for b in report["hostile"]:
             print(f"  hostile: link refused {b.get('heaviest_link_refused')}, Stop -> settled {b.get('stop_s')}"
                   + (f", error {b['error']}" if "error" in b else ""))

@@ -17,6 +17,9 @@ runs are interleaved with the page's so that both see the same load.
 3. server CPU per redraw at several history lengths: a run of tiny updates (20-step episodes)
    is trained at full speed up to each length, then shown at human pace for a few seconds,
    where each redraw costs the server (CPU - training compute) / redraws.
+0. the default run: a fresh visitor's Start at the default speed (a replay at human pace):
+   redraws before the solved banner (target >= 20 at >= 4 a second), the replay's length and
+   the run's real compute time.
 4. Stop: Start a long run, click Stop after ~2 s: the time until the last redraw, and that no
    update follows in the next 1.5 s.
 
@@ -146,7 +149,30 @@ def fresh_page(browser, url):
     page.console_errors = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     open_train(page, url)
+    choose_speed(page, "As fast as possible")  # (the page's default is a replay at human pace)
     return ctx, page
+
+
+def default_run(browser, url) -> dict:
+    """A fresh visitor's Start at the default speed (a replay at human pace): the redraws seen
+    before the solved banner, their rate, and the run's compute time against its replay's."""
+    ctx = browser.new_context(viewport=LAPTOP)
+    page = ctx.new_page()
+    try:
+        open_train(page, url)
+        page.evaluate(SAMPLER)
+        button(page, "Start").click()
+        banner = page.locator(MAIN).get_by_text(re.compile(r"^Solved at update \d+"))
+        banner.wait_for(timeout=120_000)
+        solved_at = int(re.match(r"Solved at update (\d+)", banner.inner_text()).group(1))
+        wait_until_finished(page)
+        frames = [f for f in redraws(seen(page)) if "untrained" not in f[1]]
+        before = [f for f in frames if update_of(f[1]) < solved_at]
+        computed = float(re.search(r"computed in ([\d.]+) s", frames[-1][1]).group(1))
+    finally:
+        ctx.close()
+    return {"solved_at": solved_at, "redraws_before_banner": len(before), "redraws_per_s": redraw_rate(before),
+            "replay_s": (before[-1][0] - before[0][0]) / 1000, "computed_s": computed}
 
 
 def speed(browser, url, meter, updates: int, rep: int) -> dict:
@@ -293,6 +319,7 @@ def measure(runs: int, updates: int, lengths, window: float) -> dict:
             warm, page = fresh_page(browser, url)  # first visit: imports, caches, Chromium warm-up
             wait_for_app(page)
             warm.close()
+            result["default_run"] = default_run(browser, url)  # once: the registry then shares it
             result["speed"] = [speed(browser, url, meter, updates, rep) for rep in range(runs)]
             result["five_seeds"] = [five_seeds(browser, url, meter, rep) for rep in range(runs)]
             result["cpu_per_redraw"] = [cpu_per_redraw(browser, url, meter, lengths, window, rep)
@@ -304,6 +331,7 @@ def measure(runs: int, updates: int, lengths, window: float) -> dict:
         proc.wait(timeout=10)
     result["load_average_after"] = os.getloadavg()[0]
     result["summary"] = {
+        "default_run": result["default_run"],
         "speed": median_of(result["speed"]),
         "five_seeds": median_of(result["five_seeds"]),
         "cpu_per_redraw": [median_of([run[i] for run in result["cpu_per_redraw"]]) for i in range(len(lengths))],
@@ -317,6 +345,10 @@ def print_table(result: dict) -> None:
     sp, five, stop = s["speed"], s["five_seeds"], s["stop"]
     print(f"Live training page vs headless pg ({sp['runs']} run(s) each, medians; {result['cpus']} CPUs, "
           f"load average {result['load_average_before']:.1f} -> {result['load_average_after']:.1f})")
+    d = s["default_run"]
+    print(f"0. the default run at the default speed: solved at update {d['solved_at']}, "
+          f"{d['redraws_before_banner']} redraws before the banner in {d['replay_s']:.1f} s "
+          f"({d['redraws_per_s']:.1f}/s; target >= 20 at >= 4/s), computed in {d['computed_s']:.2f} s")
     print(f"1. one seed, {int(sp['updates'])} updates (linear, 16 episodes/update, evaluated every update)")
     print(f"   headless {sp['headless_s']:.2f} s | page {sp['page_s']:.2f} s (training {sp['page_training_s']:.2f} s) | "
           f"ratio {sp['ratio']:.2f} (target >= {RATIO_TARGET}) | {sp['redraws_per_s']:.1f} redraws/s "

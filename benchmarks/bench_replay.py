@@ -1,9 +1,12 @@
 """Replay video cost: render, encode, and both together for one 500-step episode.
 
-Times ``render_frames`` (all frames as one array), ``encode_mp4`` (of those frames) and
-``replay_video`` (draw and encode in a pipeline, the path the app uses), each the median of
-several runs with min and max, plus the MP4's size. The episode is a smooth synthetic one
-(no other pg modules are involved), and the MP4 is decoded back to check it.
+Times ``render_frames`` (all frames as one array), ``encode_mp4`` (of those frames),
+``replay_video`` (draw and encode in a pipeline) and the Replay page's clip (the same with
+the theta strip under the cart and the last frame held for ``render.HOLD_FRAMES``), each the
+median of several runs with min and max, plus the MP4's size. The episode is a smooth synthetic
+one, and the MP4 is decoded back to check it. Last, the Replay page's nudge range
+(pg.viz.nudge.recoverable_range) for the shipped policy, which the page computes once per
+(policy, start, step).
 
     python benchmarks/bench_replay.py [--runs 5] [--steps 500] [--size 480x320] [--quick] [--json]
 """
@@ -81,13 +84,28 @@ def measure(runs: int, steps: int, width: int, height: int, fps: int = 50) -> di
     encode_stats, _ = timed(lambda: render.encode_mp4(frames, fps=fps), runs)  # noqa: F821 (frames is bound above; deleted below)
     del frames
     total_stats, mp4 = timed(lambda: render.replay_video(**episode, fps=fps, **size), runs)
+    page_size = {"width": width, "height": height + round(height * render.STRIP_FRACTION / (1 - render.STRIP_FRACTION))}
+    page_size["height"] += page_size["height"] % 2
+    held = {"n_frames": steps + render.HOLD_FRAMES, "end_label": "balanced 500 steps", "strip_steps": steps}
+    page_stats, _ = timed(lambda: render.replay_video(**episode, fps=fps, **page_size, **held), runs)
     return {
         "steps": steps, "fps": fps, "width": width, "height": height, "runs": runs,
         "cpus": os.cpu_count(), "load_average": os.getloadavg()[0],
         "preset": render.X264_PRESET, "crf": render.X264_CRF,
         "render": render_stats, "encode": encode_stats, "replay_video": total_stats,
+        "replay_page_clip": page_stats, "nudge_range": nudge_range_stats(runs),
         "mp4_kb": len(mp4) / 1024, "check": check_mp4(mp4, steps, fps, width, height),
     }  # fmt: skip
+
+
+def nudge_range_stats(runs: int) -> dict[str, float]:
+    """Time of the nudge range for the shipped policy at step 100 of seed 0 (greedy)."""
+    from pg.runs.checkpoint import load_run
+    from pg.viz.nudge import recoverable_range
+
+    policy = load_run(Path(__file__).resolve().parents[1] / "assets" / "policy.npz").policy
+    stats, _ = timed(lambda: recoverable_range(policy, seed=0, nudge_step=100), runs)
+    return stats
 
 
 def print_table(result: dict) -> None:
@@ -99,6 +117,8 @@ def print_table(result: dict) -> None:
         "render_frames": "render",
         "encode_mp4 (given frames)": "encode",
         "replay_video (pipelined)": "replay_video",
+        "Replay page clip (+strip)": "replay_page_clip",
+        "nudge range (step 100)": "nudge_range",
     }
     for label, key in rows.items():
         s = result[key]

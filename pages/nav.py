@@ -74,9 +74,10 @@ PAGES: tuple[PageInfo, ...] = (
         ":material/movie:",
         "replay",
         "Untrained against trained, side by side; flick the pole and watch the policy recover.",
-        "The same start, before and after training: the untrained agent drops the pole within a few "
-        "dozen steps, the trained one balances to the 500-step limit. Switch on “Nudge the pole” and "
-        "flick it: the trained policy catches it.",
+        "The same start, before and after training: the untrained agent samples each push from its "
+        "policy, the trained one acts as chosen; the sentence under the controls says what each did in "
+        "the episode shown. Switch on “Nudge the pole”: the caption and the green band say which nudges "
+        "the trained policy recovers from.",
     ),
     PageInfo(
         "pages/views/compare.py",

@@ -18,14 +18,18 @@ _GOTO = "_story_goto"  # the page a story button asked for
 
 
 # Streamlit sizes nearly everything in rem, so a larger root font scales type, widgets and
-# spacing together; metric values and the title get a little more. The header stays (it holds
-# the button that reopens a collapsed sidebar), transparent.
+# spacing together. It grows with the viewport's width (about 21 px at 1280x720, 25 px at
+# 1920x1080): a fixed 22 px cut equations, metrics and button labels off at 1280 wide. Metric
+# values shrink with their own column (a container query) so a number is never cut to "-3.…".
+# The header and its toolbar stay: the toolbar holds the button that reopens the sidebar,
+# folded away in this mode (only the toolbar's actions and the menu go).
 CSS = """<style>
-html { font-size: 22px; }
-[data-testid="stDecoration"], [data-testid="stToolbar"], [data-testid="stMainMenu"] { display: none; }
+html { font-size: clamp(18px, calc(11px + 0.75vw), 28px); }
+[data-testid="stDecoration"], [data-testid="stToolbarActions"], [data-testid="stMainMenu"] { display: none; }
 [data-testid="stHeader"] { background: transparent; }
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding: 2.5rem 2.5rem 4rem; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stMetric"] { container-type: inline-size; }
+[data-testid="stMetricValue"] { font-size: min(2.6rem, 28cqi); }
 [data-testid="stMetricLabel"] p { font-size: 1rem; }
 [data-testid="stCaptionContainer"] { font-size: 0.9rem; }
 h1 { font-size: 2.9rem !important; }
@@ -33,11 +37,20 @@ h1 { font-size: 2.9rem !important; }
 .st-key-story_panel [data-testid="stPageLink"] p { font-size: 1rem; }
 </style>"""
 
+# On every screen: a display equation is never wider than a phone (KaTeX's 1.21em, down to
+# 4.1% of the viewport's width, which fits Home's equation in 390 px), and one that is still
+# too wide for its column scrolls sideways instead of being cut.
+SCREEN_CSS = """<style>
+.katex-display > .katex { font-size: min(1.21em, 4.1vw); }
+.katex-display { overflow-x: auto; overflow-y: hidden; }
+</style>"""
+
 
 def presenter_switch() -> bool:
     """The sidebar switch (key "present"), set from ``?present=`` when a link opens a page
-    (a page switch clears the URL: the mode carries on); in presenter mode, the CSS.
-    Returns whether presenter mode is on."""
+    (a page switch clears the URL: the mode carries on); the CSS of every screen and, in
+    presenter mode, the presenter's. Returns whether presenter mode is on (streamlit_app.py
+    then collapses the sidebar)."""
     ss = st.session_state
     params = app_params()
     if "present" not in ss or (entered() and params):
@@ -48,35 +61,32 @@ def presenter_switch() -> bool:
     st.sidebar.toggle(
         "Presenter mode",
         key="present",
-        help="Large type and charts for a projector, less chrome, and a guided story "
+        help="Large type and charts for a projector, the sidebar folded away, and a guided story "
         "through the pages (Next and Back). The same as ?present=1 in the link.",
     )
-    if ss["present"]:
-        st.html(CSS)
+    st.html(SCREEN_CSS + (CSS if ss["present"] else ""))
     return ss["present"]
 
 
-def _buttons(k: int, where) -> None:
-    """Back and Next: each asks for the story's previous or next page (``follow_story``)."""
-    back, forward = where
-    back.button(
+def _buttons(k: int) -> None:
+    """Back and Next, as wide as their labels: each asks for the story's previous or next page
+    (``follow_story``)."""
+    st.button(
         "Back",
         key="story_back",
         icon=":material/arrow_back:",
         disabled=k == 0,
-        width="stretch",
         on_click=_go,
         args=(STORY[max(k - 1, 0)].script,),
     )
     last = k == len(STORY) - 1
-    forward.button(
+    st.button(
         "The end" if last else f"Next: {STORY[k + 1].title}",
         key="story_next",
         type="primary",
         icon=":material/arrow_forward:",
         icon_position="right",
         disabled=last,
-        width="stretch",
         on_click=_go,
         args=(STORY[min(k + 1, len(STORY) - 1)].script,),
     )
@@ -95,28 +105,33 @@ def follow_story() -> None:
 
 
 def story_bar(url_path: str) -> None:
-    """On a page of the story other than Home: where we are, the notes, Back and Next."""
+    """On a page of the story other than Home: where we are, the notes (a popover: the
+    presenter opens it, the room does not see it by default), Back and Next. One row that wraps
+    rather than squeezing a label to "N…"."""
     k = position(url_path)
     if k <= 0:
         return
-    with st.container(border=True, key="story_bar"):
-        where, notes, back, forward = st.columns([3.2, 1, 1, 2.2], vertical_alignment="center")
-        where.markdown(f"**Story: step {k + 1} of {len(STORY)}** · {STORY[k].title}")
-        with notes.popover("Notes", icon=":material/sticky_note_2:", width="stretch"):
+    with st.container(border=True, key="story_bar", horizontal=True, vertical_alignment="center"):
+        st.markdown(f"**Story: step {k + 1} of {len(STORY)}** · {STORY[k].title}", width="stretch")
+        with st.popover("Notes", icon=":material/sticky_note_2:", help="What to say here: for the presenter"):
             st.markdown(STORY[k].notes)
-        _buttons(k, (back, forward))
+        _buttons(k)
 
 
 def story_panel() -> None:
-    """Home in presenter mode: the story's stops in teaching order, what to show at each."""
+    """Home in presenter mode: the story's stops in teaching order, each with the line the room
+    may read; what to say at each is in "Speaker notes", closed until the presenter opens it."""
     with st.container(border=True, key="story_panel"):
         st.subheader("The story", anchor=False)
         for k, stop in enumerate(STORY):
-            title, notes = st.columns([1, 3.4], vertical_alignment="top")
-            if k == 0:
-                title.markdown(f"**{k + 1}. {stop.title}** (here)")
-            else:
-                title.page_link(stop.script, label=f"**{k + 1}. {stop.title}**")
-            notes.markdown(stop.notes)
-        _, back, forward = st.columns([3.2, 1, 2.2])
-        _buttons(0, (back, forward))
+            with st.container(horizontal=True, gap="small"):
+                if k == 0:
+                    st.markdown(f"**{k + 1}. {stop.title}** (here)")
+                else:
+                    st.page_link(stop.script, label=f"**{k + 1}. {stop.title}**")
+                st.markdown(stop.blurb, width="stretch")
+        with st.expander("Speaker notes", icon=":material/sticky_note_2:", key="story_notes"):
+            for stop in STORY:
+                st.markdown(f"**{stop.title}.** {stop.notes}")
+        with st.container(horizontal=True, horizontal_alignment="right", key="story_buttons"):
+            _buttons(0)

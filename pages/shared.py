@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from pages.links import open_linked_run
 from pg.algo.policies import policy_from_spec
 from pg.app import registry
 from pg.app.memory import MemoryJanitor
 from pg.app.text import file_name, plain
 from pg.runs.checkpoint import CheckpointError, Run, load_run
-from pg.viz.episode import Episode, run_episode, visited_states
+from pg.viz.episode import Episode, episode_video, run_episode, visited_states
+from pg.viz.nudge import NudgeRange, recoverable_range
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
@@ -28,14 +30,19 @@ def shipped_run() -> Run:
     return load_run(SHIPPED_POLICY)
 
 
+SHIPPED_LABEL = "the pre-trained policy shipped with the app"
+
+
 def current_run() -> tuple[Run, str]:
-    """The run the pages show: the visitor's own training run if there is one, else the
-    shipped pre-trained policy. Returns (run, a phrase naming it)."""
+    """The run the pages show: the visitor's own training run if there is one (a link's run is
+    recomputed first, with a progress bar: pages/links.py), else the shipped pre-trained policy.
+    Returns (run, a phrase naming it)."""
     policy_uploader()
     ss = st.session_state
+    open_linked_run(run_registry(), "your own run" if ss.get("run") is not None else SHIPPED_LABEL)
     run = ss.get("run")
     if run is None:
-        return shipped_run(), "the pre-trained policy shipped with the app"
+        return shipped_run(), SHIPPED_LABEL
     label = ss.get("run_label", "your training run")
     if label == f"your file {ss.get('run_file')}":  # the uploader's run: the name is the visitor's text
         return run, f"your file {file_name(ss['run_file'])}"
@@ -43,18 +50,45 @@ def current_run() -> tuple[Run, str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _replay(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> tuple[Episode, bytes]:
-    from pg.viz.render import replay_video
+def _replay(
+    spec_json: str, params: np.ndarray, episode_kwargs_json: str, video_json: str = "null"
+) -> tuple[Episode, bytes]:
+    from pg.viz import render
 
     policy = policy_from_spec(json.loads(spec_json), params)
     episode = run_episode(policy, **json.loads(episode_kwargs_json))
-    video = replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges)
-    return episode, video
+    video_options = json.loads(video_json)
+    if video_options is None:  # Home's clip: the episode as it ran, looping
+        return episode, render.replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges)
+    return episode, episode_video(episode, **video_options)
 
 
-def replay(policy, **episode_kwargs) -> tuple[Episode, bytes]:
-    """One recorded episode of ``policy`` and its MP4, cached across reruns and sessions."""
-    return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
+def replay(policy, video: dict | None = None, **episode_kwargs) -> tuple[Episode, bytes]:
+    """One recorded episode of ``policy`` and its MP4, cached across reruns and sessions.
+    ``video``: pg.viz.episode.episode_video's options (frames, shared time axis); None for a
+    plain looping clip."""
+    return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True),
+                   json.dumps(video, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _episode(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> Episode:
+    return run_episode(policy_from_spec(json.loads(spec_json), params), **json.loads(episode_kwargs_json))
+
+
+def episode(policy, **episode_kwargs) -> Episode:
+    """One recorded episode of ``policy`` (no video), cached: what a page needs to size its clips."""
+    return _episode(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _nudge_range(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> NudgeRange:
+    return recoverable_range(policy_from_spec(json.loads(spec_json), params), **json.loads(episode_kwargs_json))
+
+
+def nudge_range(policy, **episode_kwargs) -> NudgeRange:
+    """The nudges ``policy`` recovers from (pg.viz.nudge), cached per (policy, start, step, mode)."""
+    return _nudge_range(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
 
 
 @st.cache_resource(show_spinner=False)

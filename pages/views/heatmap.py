@@ -60,7 +60,7 @@ x_dot = controls[2].slider(
 )
 
 overlay = controls[3].toggle("Visited states", value=True, key="heatmap_overlay")
-publish(HeatmapState(None if iteration == iterations[-1] else iteration, x, x_dot, overlay))  # the link
+publish(HeatmapState(None if iteration == iterations[-1] else iteration, x, x_dot, overlay), run=run)  # the link
 
 # --- compute --------------------------------------------------------------------------------
 policy = dict(snapshots)[iteration]

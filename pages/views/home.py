@@ -38,7 +38,7 @@ with right:
     cfg = run.config or {}
     st.caption(
         f"The shipped agent (a {run.policy.kind} softmax policy, {run.policy.params.size} numbers) "
-        f"balancing for {episode.length} of {cfg.get('max_episode_steps', 500)} steps, greedy. "
+        f"in the episode shown: it {episode.summary}, taking the likelier push every step. "
         f"It learned this in {len(run.history.get('iteration', [])) or '?'} updates of REINFORCE."
     )
 

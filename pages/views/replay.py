@@ -3,11 +3,12 @@
 import streamlit as st
 
 from pages.links import publish, restore
-from pages.shared import current_run, replay
+from pages.shared import current_run, episode, nudge_range, replay
 from pg.app.state import ReplayState
 from pg.envs.cartpole import INIT_BOUND
-from pg.viz.episode import MAX_NUDGE
-from pg.viz.policy_charts import traces_chart
+from pg.viz.episode import MAX_NUDGE, agent_sentence, comparison_sentence
+from pg.viz.policy_charts import nudge_range_chart, traces_chart
+from pg.viz.render import HOLD_FRAMES
 
 STATE_SLIDERS = [
     ("x (m)", "x"),
@@ -22,7 +23,9 @@ snapshots = run.checkpoints()
 (first_iteration, untrained), (last_iteration, trained) = snapshots[0], snapshots[-1]
 st.markdown(
     "The same start, two agents: before and after training. The arrow is the push each chose, "
-    "its length how sure it was. Nudge the pole and watch the trained policy catch it."
+    "its length how sure it was. The untrained agent samples each push from its policy; under each "
+    "cart, the pole angle runs on one time axis for both. Nudge the pole and see whether the trained "
+    "policy catches it."
 )
 st.caption(
     f"Showing {source}."
@@ -48,11 +51,13 @@ by_hand = row[1].toggle(
     help="Off: the seed draws the start state. Every start is within ±0.05 of upright and still, as in Gymnasium's CartPole.",
 )
 mode = row[2].radio(
-    "Actions",
+    "Trained agent's actions",
     ["greedy", "sampled"],
     horizontal=True,
     key="replay_mode",
-    help="Greedy: always the more likely push. Sampled: draw each push from the policy, as in training.",
+    help="Greedy: always the more likely push. Sampled: draw each push from the policy, as in training. "
+    "The untrained agent always samples: taking its likelier push would turn differences of a hair "
+    "around 0.5 into a fixed rule it never learned.",
 )
 nudge_on = row[3].toggle("Nudge the pole", value=False, key="replay_nudge")
 
@@ -62,9 +67,12 @@ if by_hand:
         column.slider(label, -INIT_BOUND, INIT_BOUND, 0.0, 0.01, format="%.2f", key=f"replay_{name}")
         for column, (label, name) in zip(st.columns(4, gap="medium"), STATE_SLIDERS)
     ]
+untrained_kwargs = {**episode_kwargs, "greedy": False}  # a stochastic policy, shown as one
 if nudge_on:
     _, when, strength = st.columns([2, 1, 1], gap="medium")  # under the nudge switch
-    episode_kwargs["nudge_step"] = when.slider("Nudge at step", 1, 499, 100, key="replay_nudge_step")
+    nudge_step = when.slider("Nudge at step", 1, 499, 100, key="replay_nudge_step")
+    recovery = nudge_range(trained, **episode_kwargs, nudge_step=nudge_step)
+    episode_kwargs["nudge_step"] = nudge_step
     episode_kwargs["nudge"] = strength.slider(
         "Strength (rad/s)",
         -MAX_NUDGE,
@@ -73,38 +81,59 @@ if nudge_on:
         0.1,
         format="%+.1f",
         key="replay_nudge_strength",
-        help="Added to the pole's angular velocity at that step; positive flicks the pole to the right.",
+        help="Added to the pole's angular velocity at that step; positive flicks the pole to the right. "
+        + recovery.sentence(),
     )
+    untrained_kwargs.update(nudge_step=nudge_step, nudge=episode_kwargs["nudge"])
+    with strength:  # the slider's mark: the strengths it recovers from, and the one chosen
+        large = st.session_state.get("present", False)
+        st.altair_chart(nudge_range_chart(recovery.low, recovery.high, episode_kwargs["nudge"], MAX_NUDGE, large),
+                        width="stretch")
+    if recovery.recovers:
+        st.caption(recovery.sentence() + " Green, under the slider: the strengths it recovers from.")
+    else:
+        st.warning(recovery.sentence())
 
 start = dict(zip(("x", "x_dot", "theta", "theta_dot"), episode_kwargs.get("init_state", [0.0] * 4)))
 nudge = {"nudge_step": episode_kwargs["nudge_step"], "nudge_strength": episode_kwargs["nudge"]} if nudge_on else {}
-publish(ReplayState(seed=int(seed), start_by_hand=by_hand, mode=mode, nudge=nudge_on, **start, **nudge))  # the link
+publish(ReplayState(seed=int(seed), start_by_hand=by_hand, mode=mode, nudge=nudge_on, **start, **nudge),
+        run=run)  # the link, with the run shown
 
-# --- the two agents -------------------------------------------------------------------------
-settings = f"seed {seed}, {mode} actions, start {episode_kwargs.get('init_state', 'drawn from the seed')}" + (
+# --- the two agents: one time axis, clips of one duration ---------------------------------
+sides = [
+    ("untrained", first_iteration, untrained, untrained_kwargs),
+    ("trained", last_iteration, trained, episode_kwargs),
+]
+episodes = [episode(policy, **kwargs) for _, _, policy, kwargs in sides]
+axis_steps = max(e.length for e in episodes)
+video_options = {"n_frames": axis_steps + 1 + HOLD_FRAMES, "axis_steps": axis_steps}
+settings = f"seed {seed}, trained {mode}, start {episode_kwargs.get('init_state', 'drawn from the seed')}" + (
     f", nudge {episode_kwargs['nudge']:+.1f} rad/s at step {episode_kwargs['nudge_step']}" if nudge_on else ""
 )
-for column, title, iteration, policy in zip(
-    st.columns(2, gap="large"), ["Untrained", "Trained"], [first_iteration, last_iteration], [untrained, trained]
-):
+st.markdown(
+    " ".join(agent_sentence(name, e, kwargs["greedy"]) for (name, _, _, kwargs), e in zip(sides, episodes))
+    + " " + comparison_sentence("untrained", episodes[0], "trained", episodes[1])
+)
+for column, (name, iteration, policy, kwargs) in zip(st.columns(2, gap="large"), sides):
     with column:
-        episode, video = replay(policy, **episode_kwargs)
+        shown, video = replay(policy, video=video_options, **kwargs)
         st.metric(
-            f"**{title}** · update {iteration}",
-            f"{episode.length} steps",
-            delta=episode.outcome,
+            f"**{name.capitalize()}** · update {iteration} · {'greedy' if kwargs['greedy'] else 'sampled'}",
+            f"{shown.length} steps",
+            delta=shown.outcome,
             delta_color="off",
             delta_arrow="off",
             help="Episode length: one point of reward per step balanced.",
         )
         # the alt text names every setting: a new setting is a new element, which autoplays again
         # (Streamlit plays an element's video by itself only the first time it draws it)
-        st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{title} agent: {settings}")
-        st.altair_chart(traces_chart(episode, large=st.session_state.get("present", False)), width="stretch")
-        if nudge_on and episode.length <= episode_kwargs["nudge_step"]:
+        st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{name} agent: {settings}")
+        large = st.session_state.get("present", False)
+        st.altair_chart(traces_chart(shown, large=large, steps=axis_steps), width="stretch")
+        if nudge_on and shown.length <= episode_kwargs["nudge_step"]:
             st.caption(f"This episode ended before the nudge at step {episode_kwargs['nudge_step']}.")
 st.caption(
-    "Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "
+    "Both clips last equally long and share the time axis of the charts: a shorter episode holds its "
+    "last frame. Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "
     "Orange line: the nudge. The untrained agent is the earliest saved checkpoint of the run."
 )
-

@@ -27,6 +27,7 @@ from pg.envs.cartpole import V0_MAX_STEPS, V1_MAX_STEPS
 RETURN_KINDS = ("reward_to_go", "episode")
 CARTPOLE_V1_SOLVED = 475.0  # greedy mean over 100 episodes, CartPole-v1's rule
 CARTPOLE_V0_SOLVED = 195.0  # the "195" of older tutorials: CartPole-v0 (200-step episodes)
+MOVING_AVERAGE_EPISODES = 100  # the CartPole convention: average over 100 consecutive episodes
 
 
 def default_solve_return(max_episode_steps: int) -> float:

@@ -2,7 +2,12 @@
 
 The live page, the CSV download and the checkpoint file all use this one layout.
 ``eval_return`` is NaN on updates without a completed evaluation: drop those rows before
-charting (pg.viz does), never draw them.
+charting (pg.viz does), never draw them. ``eval_upper_bound`` is the other half of an
+evaluation: on an update whose evaluation was cut short (its mean could no longer reach the
+bar), the best mean it could still have reached; NaN elsewhere. ``confirm_return`` is the
+mean of the confirming evaluation (as many fresh episodes, run when an evaluation passes the
+bar), NaN where none ran or it was cut short. Files saved before these two columns existed
+load without them (pg.runs.checkpoint keeps whatever columns a file holds).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ HISTORY_FIELDS = (
     "baseline_value",
     "loss",
     "eval_return",
+    "eval_upper_bound",
+    "confirm_return",
 )
 
 
@@ -41,8 +48,14 @@ def history_row(update, episodes_so_far: int) -> dict[str, float]:
         "entropy": update.entropy,
         "baseline_value": update.baseline_value,
         "loss": update.loss,
-        "eval_return": np.nan if update.eval_return is None else update.eval_return,
+        "eval_return": _or_nan(update.eval_return),
+        "eval_upper_bound": _or_nan(update.eval_upper_bound),
+        "confirm_return": _or_nan(update.confirm_return),
     }
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
 
 
 class SnapshotKeeper:

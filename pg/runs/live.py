@@ -11,9 +11,12 @@ advance(seconds)   train every unfinished seed, round-robin, for about ``seconds
 step()             exactly one update of every unfinished seed (the Step button)
 cancel()           give the computation up for good, keeping what was recorded
 history(i)         seed i's columns (pg.runs.history.HISTORY_FIELDS plus ``ma_return``)
-episode_points(i)  seed i's individual episode returns, downsampled
+episode_points(i)  seed i's individual episode returns, downsampled; at a fractional place
+                   (3.5: three updates and half of the fourth's batch) part of a batch
 band(field)        per update: median, min and max across seeds (seeds that stopped keep
-                   their last value), downsampled
+                   their last value), downsampled; "eval_value" is each evaluation's number
+                   (the mean, or a cut-short one's upper bound)
+seed_lines(field)  every seed's own line of ``field``, each to its own end
 =================  ======================================================================
 
 A LiveRun may be shared by several sessions (runs are deterministic, pg.app.registry):
@@ -34,6 +37,11 @@ How a run stays within its tick, its caps and its memory:
   generators (with their rollout and evaluation buffers) are closed and dropped.
 * Any exception inside a seed's training (MemoryError included) ends the whole run with a
   message in ``failure``; nothing is raised to the page.
+* A seed whose policy collapsed (pg.runs.collapse: nearly deterministic without solving, so its
+  gradient vanishes) stops with stop_reason "collapsed"; the other seeds go on.
+
+Seeds end when they end: ``n`` counts the updates of the seed that has gone furthest, and each
+seed's columns end at its own last update.
 """
 
 from __future__ import annotations
@@ -47,14 +55,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pg.algo.reinforce import TrainConfig, TrainingDiverged, initial_policy, train
+from pg.algo.reinforce import MOVING_AVERAGE_EPISODES, TrainConfig, TrainingDiverged, initial_policy, train
 from pg.algo.rollout import StepBudget
 from pg.runs.checkpoint import Run, policy_to_bytes
+from pg.runs.collapse import collapsed
 from pg.runs.footprint import live_snapshots, require_fits
 from pg.runs.history import HISTORY_FIELDS, Columns, RunRecorder, downsample_index
 
 MAX_SEEDS = 5
-MOVING_AVERAGE_EPISODES = 100  # the CartPole convention: average over 100 consecutive episodes
 
 
 @dataclass
@@ -66,6 +74,9 @@ class Solved:
     env_steps: int
     episodes: int
     eval_return: float
+    """the greedy mean of the evaluation that passed the bar"""
+    confirm_return: float | None = None
+    """the greedy mean of the confirming evaluation on as many fresh episodes"""
 
 
 class SeedRun:
@@ -121,9 +132,11 @@ class SeedRun:
         self.recorder.add(update)
         if update.solved and self.solved is None:
             self.solved = Solved(update.iteration, update.wall_time, update.env_steps,
-                                 self.recorder.episodes, update.eval_return)
+                                 self.recorder.episodes, update.eval_return, update.confirm_return)
         if update.stop_reason:
             self.end(update.stop_reason)
+        elif self.solved is None and collapsed(self.recorder.columns.column("entropy")):
+            self.end("collapsed")
 
     def end(self, reason: str | None) -> None:
         """Finish (if not finished yet) with ``reason`` and free the rollout and evaluation
@@ -265,8 +278,8 @@ class LiveRun(Used):
             seed.end(reason)
 
     def advance(self, seconds: float, max_updates: int | None = None) -> int:
-        """Train for about ``seconds``, or until ``max_updates`` more updates of seed 0 are
-        recorded. Returns the number of updates made.
+        """Train for about ``seconds``, or until ``max_updates`` more updates are recorded
+        (counted as ``n`` counts them). Returns the number of updates made.
 
         It returns within about ``seconds`` even in the middle of an update (which the next
         call resumes). A round (an update of every seed) that would likely end past the
@@ -314,7 +327,7 @@ class LiveRun(Used):
         return failures[0] if failures else None
 
     def updates_at(self, seconds: float) -> int:
-        """How many updates (of seed 0) had been computed after ``seconds`` of training: a
+        """How many updates (``n``) had been computed after ``seconds`` of training: a
         viewer replaying a shared run at the speed it was computed shows this many."""
         times = self.clock.column("seconds")
         k = int(np.searchsorted(times, seconds, side="right"))
@@ -323,8 +336,8 @@ class LiveRun(Used):
     # -- reading ---------------------------------------------------------------------------
     @property
     def n(self) -> int:
-        """Updates recorded for seed 0."""
-        return self.seeds[0].recorder.n
+        """Updates recorded by the seed that has gone furthest (seeds end at their own time)."""
+        return max(s.recorder.n for s in self.seeds)
 
     @property
     def policy(self):
@@ -348,17 +361,24 @@ class LiveRun(Used):
     def history(self, i: int = 0, upto: int | None = None, max_points: int | None = None) -> dict:
         """Seed i's columns (first ``upto`` rows), downsampled to ``max_points`` if given."""
         seed = self.seeds[i]
-        n = seed.recorder.n if upto is None else min(upto, seed.recorder.n)
+        n = seed.recorder.n if upto is None else min(int(upto), seed.recorder.n)
         index = np.arange(n) if max_points is None else downsample_index(n, max_points)
         out = {name: seed.recorder.columns.column(name)[index] for name in HISTORY_FIELDS}
         out["ma_return"] = seed.ma.column("ma_return")[index]
         return out
 
-    def episode_points(self, i: int = 0, upto: int | None = None, max_points: int = 1500) -> dict:
-        """Seed i's episode returns up to update ``upto``, downsampled."""
+    def episode_points(self, i: int = 0, upto: float | None = None, max_points: int = 1500) -> dict:
+        """Seed i's episode returns up to update ``upto``, downsampled. A fractional ``upto``
+        (3.25) also holds that share of the next update's batch, in the order the episodes were
+        recorded (a replay reveals a batch dot by dot before its mean is drawn)."""
         seed = self.seeds[i]
         iterations = seed.episodes.column("iteration")
-        n = len(iterations) if upto is None else int(np.searchsorted(iterations, upto, side="right"))
+        n = len(iterations)
+        if upto is not None:
+            whole = math.floor(upto)
+            n = int(np.searchsorted(iterations, whole, side="right"))
+            batch = int(np.searchsorted(iterations, whole + 1, side="right")) - n
+            n += int((upto - whole) * batch)
         index = downsample_index(n, max_points)
         return {name: seed.episodes.column(name)[index] for name in ("episode", "return", "iteration")}
 
@@ -366,14 +386,13 @@ class LiveRun(Used):
         """Per update index: median, min and max of ``field`` across seeds. A seed that has
         stopped (solved, or out of budget) keeps its last value."""
         lengths = [s.recorder.n for s in self.seeds]
-        n = max(lengths) if upto is None else min(upto, max(lengths))
+        n = max(lengths) if upto is None else min(int(upto), max(lengths))
         index = downsample_index(n, max_points)
         rows = []
         for seed, length in zip(self.seeds, lengths):
             if length == 0:
                 continue
-            values = seed.ma.column("ma_return") if field == "ma_return" else seed.recorder.columns.column(field)
-            rows.append(values[np.minimum(index, length - 1)])
+            rows.append(self._column(seed, field)[np.minimum(index, length - 1)])
         if not rows:
             return {"iteration": index + 1.0, "median": index * 0.0, "low": index * 0.0, "high": index * 0.0}
         stack = np.vstack(rows)
@@ -385,6 +404,30 @@ class LiveRun(Used):
                 "low": np.nanmin(stack, axis=0),
                 "high": np.nanmax(stack, axis=0),
             }
+
+    def seed_lines(self, field: str, upto: float | None = None, max_points: int = 200) -> dict:
+        """Every seed's ``field`` (as ``band`` names it) per update, each seed to its own end
+        (not past it): columns iteration, seed (its config's seed) and value."""
+        parts = {"iteration": [], "seed": [], "value": []}
+        for seed in self.seeds:
+            n = seed.recorder.n if upto is None else min(int(upto), seed.recorder.n)
+            index = downsample_index(n, max_points)
+            parts["iteration"].append(index + 1.0)
+            parts["seed"].append(np.full(len(index), float(seed.cfg.seed)))
+            parts["value"].append(self._column(seed, field)[index])
+        return {name: np.concatenate(values) for name, values in parts.items()}
+
+    @staticmethod
+    def _column(seed: SeedRun, field: str) -> np.ndarray:
+        """A seed's column by the name ``band`` uses: a history field, "ma_return" or
+        "eval_value" (each evaluation's number: its mean, or a cut-short one's upper bound)."""
+        if field == "ma_return":
+            return seed.ma.column("ma_return")
+        columns = seed.recorder.columns
+        if field == "eval_value":
+            done = columns.column("eval_return")
+            return np.where(np.isnan(done), columns.column("eval_upper_bound"), done)
+        return columns.column(field)
 
     # -- export ----------------------------------------------------------------------------
     def to_run(self, i: int = 0) -> Run:

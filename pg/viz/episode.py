@@ -55,6 +55,60 @@ class Episode:
             return f"cart left the track (|x| > {X_THRESHOLD} m)"
         return "ended"
 
+    @property
+    def summary(self) -> str:
+        """What happened, with when: "dropped the pole at step 19 (θ past 12°)", "balanced all
+        500 steps"; read off the recorded states, never assumed from who the agent is."""
+        x, _, theta, _ = self.states[-1]
+        if self.terminated and abs(theta) > THETA_THRESHOLD:
+            return f"dropped the pole at step {self.length} (θ past {math.degrees(THETA_THRESHOLD):.0f}°)"
+        if self.terminated and abs(x) > X_THRESHOLD:
+            return f"ran the cart off the track at step {self.length} (|x| > {X_THRESHOLD} m)"
+        if self.truncated and not self.terminated:
+            return f"balanced all {self.length} steps"
+        return f"{self.outcome} after {self.length} steps"
+
+    @property
+    def end_label(self) -> str:
+        """The words on a replay's held last frame: "fell at step 19", "balanced 500 steps"."""
+        x, _, theta, _ = self.states[-1]
+        if self.terminated and abs(theta) > THETA_THRESHOLD:
+            return f"fell at step {self.length}"
+        if self.terminated and abs(x) > X_THRESHOLD:
+            return f"off the track at step {self.length}"
+        return f"balanced {self.length} steps" if self.truncated else f"stopped at step {self.length}"
+
+
+def agent_sentence(name: str, episode: Episode, greedy: bool) -> str:
+    """One sentence about one side of the replay, from its episode: "The untrained agent,
+    sampling each push from its policy, dropped the pole at step 19 (θ past 12°)."."""
+    how = "taking the likelier push every step" if greedy else "sampling each push from its policy"
+    return f"The {name} agent, {how}, {episode.summary}."
+
+
+def comparison_sentence(first: str, first_episode: Episode, second: str, second_episode: Episode) -> str:
+    """Which side lasted longer, and by how much, from the two episodes."""
+    if first_episode.length == second_episode.length:
+        return f"Both lasted {first_episode.length} steps."
+    longer, shorter = (first, second) if first_episode.length > second_episode.length else (second, first)
+    steps = abs(first_episode.length - second_episode.length)
+    return f"The {longer} agent lasted {steps} steps longer than the {shorter} one."
+
+
+def episode_video(episode: Episode, n_frames: int | None = None, axis_steps: int | None = None,
+                  width: int = 480, height: int = 400) -> bytes:
+    """The MP4 of ``episode``: frames s_0 ... s_T, then s_T held (labelled with ``end_label``)
+    up to ``n_frames`` frames, with a strip of θ over time steps 0 ... ``axis_steps`` under the
+    cart and a playhead at the frame's step. Two clips with the same ``n_frames`` last equally
+    long; with the same ``axis_steps`` their strips share one time axis."""
+    from pg.viz import render  # pygame and PyAV: imported when a video is made
+
+    return render.replay_video(
+        episode.states, episode.actions, episode.p_right, np.append(episode.nudges, 0.0),
+        width=width, height=height, n_frames=n_frames, end_label=episode.end_label,
+        strip_steps=axis_steps if axis_steps is not None else episode.length,
+    )  # fmt: skip
+
 
 def run_episode(
     policy,

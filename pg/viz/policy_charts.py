@@ -184,20 +184,22 @@ def weight_decimals(values) -> int:
 # ---------------------------------------------------------------------------------------------
 # Traces of one episode
 # ---------------------------------------------------------------------------------------------
-def traces_chart(episode, large: bool = False, panel_height: int = 95):
+def traces_chart(episode, large: bool = False, panel_height: int = 95, steps: int | None = None):
     """Pole angle (degrees), cart position (m) and P(push right) against the time step, as
     three stacked panels sharing the time axis. The failure thresholds (+-12 degrees,
     +-2.4 m) are dashed rules, P = 0.5 a dotted one; a nudge is an orange vertical rule.
     P(push right) is drawn as dots coloured like the heatmap (blue left, red right).
 
     ``episode`` is a pg.viz.episode.Episode: states (T + 1, 4), p_right (T,), nudges (T,).
+    ``steps`` fixes the time axis at 0 ... steps (default T), so that two episodes side by side
+    share one time axis; a shorter episode's traces then end where it ended.
     """
     states = np.asarray(episode.states, dtype=np.float64)
-    steps = np.arange(len(states))
+    axis_steps, steps = steps, np.arange(len(states))
     p_right = np.asarray(episode.p_right, dtype=np.float64)
     nudges = np.asarray(episode.nudges, dtype=np.float64)
     nudge_steps = np.flatnonzero(nudges != 0)
-    time_domain = [0, max(int(steps[-1]), 1)]
+    time_domain = [0, max(int(steps[-1]) if axis_steps is None else int(axis_steps), 1)]
     panels = [
         ("theta", np.degrees(states[:, 2]), steps, "θ (degrees)", [-THETA_LIMIT_DEG, THETA_LIMIT_DEG], PURPLE),
         ("x", states[:, 0], steps, "x (m)", [-X_THRESHOLD, X_THRESHOLD], GREEN),
@@ -264,4 +266,28 @@ def traces_chart(episode, large: bool = False, panel_height: int = 95):
     return styled(chart, large=large)
 
 
-__all__ = ["heatmap_chart", "traces_chart", "weight_decimals", "weights_chart"]
+# ---------------------------------------------------------------------------------------------
+# The nudges a policy recovers from, as a mark under the strength slider
+# ---------------------------------------------------------------------------------------------
+def nudge_range_chart(low: float | None, high: float | None, strength: float, max_nudge: float,
+                      large: bool = False, height: int = 16):
+    """A strip from -max_nudge to +max_nudge rad/s (the slider's range): the strengths the policy
+    recovers from (pg.viz.nudge.NudgeRange.low ... high) as a green band, the chosen ``strength``
+    as a dot, green inside the band and orange outside it."""
+    scale = alt.Scale(domain=[-max_nudge, max_nudge], nice=False)
+    x = alt.X("strength:Q", scale=scale, title=None, axis=None)  # the slider above carries the numbers
+    inside = low is not None and low <= strength <= high
+    layers = []
+    if low is not None:
+        band = _frame({"strength": np.array([low]), "high": np.array([high])})
+        layers.append(alt.Chart(band).mark_bar(color=GREEN, opacity=0.45, height=height).encode(
+            x=x, x2="high:Q", tooltip=[alt.Tooltip("strength:Q", title="recovers from", format="+.1f"),
+                                       alt.Tooltip("high:Q", title="up to", format="+.1f")]))
+    dot = _frame({"strength": np.array([float(strength)])})
+    layers.append(alt.Chart(dot).mark_point(filled=True, size=120 if large else 80, opacity=1,
+                                           color=GREEN if inside else ORANGE).encode(x=x))
+    chart = alt.layer(*layers).properties(height=height, width="container", padding=0)
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
+
+
+__all__ = ["heatmap_chart", "nudge_range_chart", "traces_chart", "weight_decimals", "weights_chart"]

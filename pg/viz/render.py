@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from pg.envs.cartpole import THETA_THRESHOLD
+
 # --- World geometry (Gymnasium CartPole-v1), in metres -------------------------------
 X_THRESHOLD_M = 2.4
 """The episode ends when |x| exceeds this; drawn as a marker at each end of the track."""
@@ -86,6 +88,19 @@ MARGIN_FRACTION = 0.03
 GAUGE_WIDTH_FRACTION = 0.28
 GAUGE_HEIGHT_FRACTION = 0.035
 
+STRIP_FRACTION = 0.2
+"""With a trace strip, the bottom fifth of the frame plots theta over the episode's time
+axis, with a playhead at the frame's step: the video's moment, tied to the traces below it."""
+STRIP_LABEL_FRACTION = 0.18
+"""The strip's left part holds its label, "θ"; its time axis starts after it, where the traces
+charts under the video start theirs in a laptop's column (their y-axis gutter is about 80 of 440 px)."""
+STRIP_RIGHT_FRACTION = 0.015
+"""The strip's time axis ends this close to the frame's right edge, as the charts' does."""
+STRIP_PAD_FRACTION = 0.12
+"""Blank rows above and below the strip's plot, as a fraction of the strip's height."""
+HOLD_FRAMES = 50
+"""A replay holds its last frame this long (1 s at 50 fps) before it loops."""
+
 # --- Colours -------------------------------------------------------------------------
 RGB = tuple[int, int, int]
 BACKGROUND_RGB = (255, 255, 255)
@@ -101,6 +116,9 @@ PUSH_LEFT_RGB = (33, 102, 172)  # blue end of the blue-white-red policy heatmap
 PUSH_RIGHT_RGB = (178, 24, 43)  # red end
 NUDGE_RGB = (240, 150, 0)
 NUDGE_TEXT_RGB = (190, 105, 0)
+THETA_TRACE_RGB = (118, 42, 131)  # pg.viz.style.PURPLE: the theta trace of the charts
+PLAYHEAD_RGB = (40, 40, 40)
+END_LABEL_RGB = (40, 40, 40)
 FADED_ARROW_MIX = 0.45
 """How far toward the background an arrow is faded when no action was taken."""
 
@@ -413,6 +431,61 @@ def _draw(
             _draw_gauge(surface, p_right)
 
 
+def _strip_points(thetas: np.ndarray, strip_steps: int, width: int, height: int) -> list[tuple[float, float]]:
+    """Pixel (column, row) of theta_t in a ``width`` x ``height`` strip: t from 0 to
+    ``strip_steps`` across, +-12 degrees (the failure angle) at the plot's top and bottom
+    (beyond is drawn on the edge)."""
+    pad = STRIP_PAD_FRACTION * height
+    left, right = STRIP_LABEL_FRACTION * width, (1 - STRIP_RIGHT_FRACTION) * width
+    columns = left + np.arange(len(thetas)) / max(strip_steps, 1) * (right - left)
+    rows = height / 2 - np.clip(thetas / THETA_THRESHOLD, -1, 1) * (height / 2 - pad)
+    return list(zip(columns.tolist(), rows.tolist()))
+
+
+def _strip_background(points: list, width: int, height: int) -> Any:
+    """The strip's still parts: "θ" on the left, the +-12 degree limits (dashed), the whole
+    trace faint."""
+    pygame = _pygame()
+    surface = pygame.Surface((width, height))
+    surface.fill(BACKGROUND_RGB)
+    pad = round(STRIP_PAD_FRACTION * height)
+    left = round(STRIP_LABEL_FRACTION * width)
+    for row in (pad, height - pad):
+        for column in range(left, width, 8):
+            pygame.draw.line(surface, THRESHOLD_RGB, (column, row), (column + 3, row))
+    pygame.draw.line(surface, GROUND_RGB, (left, height // 2), (width, height // 2))
+    if len(points) > 1:
+        pygame.draw.aalines(surface, _mix(THETA_TRACE_RGB, 0.7), False, points)
+    size = max(10, round(0.4 * height))
+    _blit_text(surface, "θ", size, THETA_TRACE_RGB, (left // 2 - size // 4, (height - size) // 2))
+    return surface
+
+
+def _draw_strip(surface: Any, background: Any, points: list, step: int) -> None:
+    """The strip at ``step``: the trace so far in full colour and a playhead at ``step``."""
+    pygame = _pygame()
+    surface.blit(background, (0, 0))
+    shown = points[: step + 1]
+    if len(shown) > 1:
+        pygame.draw.lines(surface, THETA_TRACE_RGB, False, shown, 2)
+    column, row = shown[-1]
+    pygame.draw.line(surface, PLAYHEAD_RGB, (column, 0), (column, surface.get_height()), 2)
+    pygame.draw.aacircle(surface, THETA_TRACE_RGB, (column, row), 4)
+
+
+def _draw_end_label(surface: Any, label: str) -> None:
+    """``label`` ("fell at step 19") in a box across the top middle of the scene."""
+    pygame = _pygame()
+    width, height = surface.get_size()
+    size = _font_size(height)
+    text_width, line = _text_width(label, size), _font(size).get_linesize()
+    box = pygame.Rect(0, 0, text_width + line, round(1.5 * line))
+    box.center = (width // 2, round(0.3 * height))
+    pygame.draw.rect(surface, BACKGROUND_RGB, box, border_radius=6)
+    pygame.draw.rect(surface, END_LABEL_RGB, box, width=2, border_radius=6)
+    _blit_text(surface, label, size, END_LABEL_RGB, (box.left + line // 2, box.top + round(0.25 * line)))
+
+
 def _to_array(surface: Any) -> np.ndarray:
     """(H, W, 3) uint8 read-only copy of the surface's RGB pixels (``tobytes``: ~5x ``surfarray``)."""
     pygame = _pygame()
@@ -675,16 +748,45 @@ def replay_video(
     fps: float = 50,
     width: int = 480,
     height: int = 320,
+    n_frames: int | None = None,
+    end_label: str | None = None,
+    strip_steps: int | None = None,
 ) -> bytes:
-    """Render an episode and encode it as MP4 bytes: T frames, T / fps seconds.
+    """Render an episode and encode it as MP4 bytes: ``max(T, n_frames)`` frames at ``fps``.
 
     Same pictures as ``render_frames`` (arguments as there), but each frame goes to the
-    encoder as soon as it is drawn, so the episode is never held in memory as pixels.
+    encoder as soon as it is drawn, so the episode is never held in memory as pixels. Frames
+    after the T-th repeat the last one with ``end_label`` written on it, so a short episode
+    holds its end instead of looping. With ``strip_steps``, the bottom ``STRIP_FRACTION`` of
+    the frame plots theta against time steps 0 ... strip_steps with a playhead at the frame's
+    step (two clips with equal ``strip_steps`` share one time axis).
     """
     _check_size(width, height)
+    if n_frames is not None and int(n_frames) < 1:
+        raise ValueError(f"n_frames must be a positive number of frames; got {n_frames!r}")
+    if strip_steps is not None and int(strip_steps) < 1:
+        raise ValueError(f"strip_steps must be a positive number of time steps; got {strip_steps!r}")
+    frames = list(_episode(states, actions, p_right, nudges))  # checks every input first
     surface = _pygame().Surface((width, height))
+    scene, strip, points, background = surface, None, [], None
+    if strip_steps is not None:
+        strip_height = round(STRIP_FRACTION * height)
+        scene = surface.subsurface((0, 0, width, height - strip_height))
+        strip = surface.subsurface((0, height - strip_height, width, strip_height))
+        thetas = np.array([frame_args[0][2] for frame_args in frames])
+        points = _strip_points(thetas, int(strip_steps), width, strip_height)
+        background = _strip_background(points, width, strip_height)
     with _Mp4Writer(width, height, fps) as writer:
-        for frame_args in _episode(states, actions, p_right, nudges):
-            _draw(surface, *frame_args)
+        for frame_args in frames:
+            with _DRAW_LOCK:
+                _draw(scene, *frame_args)
+                if strip is not None:
+                    _draw_strip(strip, background, points, frame_args[3])
+            writer.write_surface(surface)
+        held = max(0, int(n_frames or 0) - len(frames))
+        if held and end_label:
+            with _DRAW_LOCK:
+                _draw_end_label(scene, end_label)
+        for _ in range(held):
             writer.write_surface(surface)
         return writer.finish()

@@ -50,7 +50,7 @@ def convergence_chart(n, error, low, high, reference, highlight_n: int | None = 
     y_scale = alt.Scale(type="log", domain=[y_lo, y_hi], nice=False)
     # every other N when there are many, so that labels never touch at projector sizes
     x_ticks = [float(v) for v in (ns if len(ns) <= 6 else ns[::2])]
-    x = alt.X("n:Q", scale=x_scale, title="episodes per estimate, N (log scale)",
+    x = alt.X("n:Q", scale=x_scale, title=["episodes per estimate, N", "(log scale)"],
               axis=alt.Axis(values=x_ticks, format="d", labelFlush=False))
     y = alt.Y("error:Q", scale=y_scale, title="error ‖ĝ − ∇J‖ (log scale)",
               axis=alt.Axis(values=[m * p for p in nice_log_ticks(y_lo, y_hi) for m in (1, 3)], format="~g"))
@@ -139,10 +139,10 @@ def variance_chart(labels, variances, uses_baseline=None, signal: float | None =
     if log:
         low = min([float(positive.min()) if len(positive) else 1e-3] + ([signal] if signal is not None else []))
         scale = alt.Scale(type="log", domain=[low / 2, top * 4], nice=False)
-        title = "variance of the estimate, tr Cov[ĝ] (log scale)"
+        title = ["variance of ĝ,", "tr Cov[ĝ] (log scale)"]
     else:
         scale = alt.Scale(domain=[0, top * 1.22], nice=False)
-        title = "variance of the estimate, tr Cov[ĝ]"
+        title = ["variance of ĝ,", "tr Cov[ĝ]"]
     x = alt.X("variance:Q", scale=scale, title=title, axis=alt.Axis(tickCount=6))
     y = alt.Y("estimator:N", sort=labels, title=None, axis=alt.Axis(labelLimit=320))
     color = alt.Color("kind:N", title=None, scale=alt.Scale(domain=["no baseline", "with a baseline"],

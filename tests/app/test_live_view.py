@@ -8,7 +8,17 @@ import pytest
 from live_helpers import finish, quick
 
 from pg.algo.reinforce import TrainConfig
-from pg.app.live_view import Status, chart_columns, progress_text, run_status
+from pg.app.live_view import (
+    Status,
+    chart_columns,
+    empty_columns,
+    progress_text,
+    pushes_right_share,
+    run_status,
+    solve_rule,
+    untrained,
+)
+from pg.runs.collapse import COLLAPSE_UPDATES
 from pg.runs.history import HISTORY_FIELDS
 from pg.runs.live import LiveRun
 from pg.viz.training_charts import BAND_FIELDS
@@ -34,9 +44,10 @@ def test_run_status_when_solved_names_update_return_and_cost():
     s = live.seeds[0].solved
     status = run_status(live)
     assert status.level == "solved"
+    assert s.confirm_return >= 475
     assert status.text == (f"Solved at update {s.iteration}: greedy mean return {s.eval_return:.1f} over 100 "
-                           f"episodes ≥ 475, after {s.wall_time:.2f} s of training, {s.episodes:,} episodes and "
-                           f"{s.env_steps:,} env steps.")
+                           f"episodes ≥ 475, confirmed at {s.confirm_return:.1f} on 100 fresh episodes, after "
+                           f"{s.wall_time:.2f} s of training, {s.episodes:,} episodes and {s.env_steps:,} env steps.")
 
 
 def test_run_status_for_several_seeds_counts_the_solved_ones():
@@ -94,7 +105,7 @@ def several() -> LiveRun:
 
 def test_chart_columns_of_one_seed_are_its_history_and_episode_returns(single):
     columns = chart_columns(single, max_points=400)
-    assert set(columns) == {"max_steps", "history", "episodes"} and columns["max_steps"] == 30
+    assert set(columns) == {"max_steps", "solve_return", "history", "episodes"} and columns["max_steps"] == 30
     assert set(columns["history"]) == {*HISTORY_FIELDS, "ma_return"}
     full = single.history(0)
     for name, values in columns["history"].items():
@@ -123,7 +134,8 @@ def test_chart_columns_up_to_an_update(single):
 
 def test_chart_columns_of_several_seeds_are_a_band_per_charted_field(several):
     columns = chart_columns(several, max_points=400)
-    assert set(columns) == {"max_steps", "bands"} and set(columns["bands"]) == set(BAND_FIELDS)
+    assert set(columns) == {"max_steps", "solve_return", "bands", "seed_lines"}
+    assert set(columns["bands"]) == set(BAND_FIELDS)
     for field, band in columns["bands"].items():
         expected = several.band(field, max_points=400)
         for name in ("iteration", "median", "low", "high"):
@@ -147,3 +159,57 @@ def test_run_status_when_the_run_failed_says_what_happened_not_out_of_budget(mon
                   "before is kept. Ask for less memory (fewer episodes per update, a shorter episode time limit, fewer "
                   "evaluation episodes or seeds) or press Start to try again.")
     assert run_status(live, upto=1).level == "failed", "a viewer behind the run is told too"
+
+
+def test_progress_at_a_fractional_place_counts_the_next_batch_shown_so_far(single):
+    assert progress_text(single, upto=0.5) == "update 0 + 2 of 4 episodes of update 1 · nothing trained yet"
+    text = progress_text(single, upto=10.75)
+    steps = int(single.history(0)["env_steps"][9])
+    assert text.startswith(f"update 10 + 3 of 4 episodes of update 11 · {steps:,} env steps · ")
+    assert progress_text(single, upto=10.0).startswith("update 10 · ")
+    assert progress_text(single, paced=True).endswith(
+        f" · computed in {single.compute_seconds:.2f} s; shown at human pace")
+    assert chart_columns(single, upto=10.75)["episodes"]["episode"].max() == 43
+
+
+def test_progress_names_the_seed_it_follows(several):
+    assert progress_text(several, seed=2).endswith("(seed 6; 3 seeds in all)")
+
+
+def test_empty_columns_chart_nothing_but_the_axes_and_bars():
+    from pg.viz.training_charts import training_datasets
+
+    for n_seeds in (1, 3):
+        data = training_datasets(**empty_columns(TrainConfig(max_episode_steps=200), n_seeds))
+        assert list(data["bars"]["value"]) == [195.0]
+        assert all(len(frame) == 0 for name, frame in data.items() if name != "bars")
+
+
+def test_a_collapsed_run_says_what_happened_and_what_to_try():
+    cfg = TrainConfig(policy="mlp", optimizer="sgd", lr=5.0, seed=0, max_updates=60)
+    live = finish(LiveRun(cfg))
+    seed = live.seeds[0]
+    assert seed.stop_reason == "collapsed" and live.n == COLLAPSE_UPDATES + 2  # collapsed at update 3
+    status = run_status(live)
+    assert status.level == "collapsed"
+    assert status.text.startswith(f"Collapsed at update {live.n}: the policy became nearly deterministic before "
+                                  f"solving (entropy below 0.05 nats for the last {COLLAPSE_UPDATES} updates, 0.000 now)")
+    assert f"pushes left in {1 - pushes_right_share(seed.policy):.0%} of the heatmap's states" in status.text
+    assert "smaller learning rate" in status.text and "entropy bonus" in status.text
+    several = finish(LiveRun(cfg, n_seeds=2))
+    text = run_status(several).text
+    assert text.startswith("Collapsed without solving: seed 0 at update 10, seed 1 at update")
+
+
+def test_the_untrained_agent_is_computed_from_the_config_and_deterministic():
+    cfg = TrainConfig(eval_episodes=20)
+    first = untrained(cfg)
+    assert first == untrained(cfg) and first.episodes == 20
+    assert 8 <= first.sampled_mean < 100, "an untrained policy drops the pole fast"
+    assert first != untrained(TrainConfig(eval_episodes=20, seed=1))
+
+
+def test_the_solve_rule_is_said_with_the_config_values():
+    assert solve_rule(TrainConfig(eval_episodes=30, solve_return=400.0)) == (
+        "Solved means: a greedy evaluation on 30 episodes averages at least 400, and a second one on 30 fresh "
+        "episodes, run at once, confirms it.")

@@ -1,14 +1,15 @@
 """pg.app.pacing: a viewer's next frame of a (perhaps shared) live run, on a fake clock: follow
-(as fast as possible), pace_through (human pace) and step_view (Step) compute only what nobody
+(as fast as possible), human_pace (a replay at human pace) and step_view (Step) compute only what nobody
 has computed, and show a shared run at the speed it was computed."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 from live_helpers import finish, quick
 
-from pg.app.pacing import follow, pace_through, step_view
+from pg.app.pacing import follow, human_pace, step_view
 from pg.runs.live import LiveRun
 
 
@@ -46,21 +47,38 @@ def test_follow_replays_a_computed_run_at_the_speed_it_was_computed():
     assert clock.slept == [0.01] * len(frames)
 
 
-def test_pace_through_shows_pace_updates_a_second_and_computes_only_just_ahead():
+def test_human_pace_replays_a_run_computed_at_full_speed_pace_updates_a_second():
     live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
     clock = FakeClock()
-    shown, last, frames = 0, clock.now(), []
+    shown, last, frames = 0.0, clock.now(), []
     while shown < 12:
-        shown, last = pace_through(live, shown, last, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
+        shown, last = human_pace(live, shown, last, pace=3, tick=0.2, sleep=clock.sleep, now=clock.now)
         frames.append(shown)
-        assert live.n == shown, "never more computed than shown"
-    assert frames == [2, 4, 6, 8, 10, 12] and clock.slept == [0.2] * 6
-    # a slow pace still moves: at least one update a frame, and never past the end of the run
-    slow = LiveRun(quick(max_updates=2, stop_on_solve=False, eval_every=100))
-    shown, last = 0, clock.now()
-    for _ in range(4):
-        shown, last = pace_through(slow, shown, last, pace=1, tick=0.2, sleep=clock.sleep, now=clock.now)
-    assert shown == slow.n == 2
+        assert len(frames) < 100
+    assert live.finished, "computed to the end at full speed, long before it is all shown"
+    assert frames == pytest.approx([0.6 * k for k in range(1, 21)]), "3 updates a second, 5 frames a second"
+    assert clock.slept == pytest.approx([0.2] * 20)
+    # a frame that comes late does not skip ahead (no frame is dropped); never past the run's end
+    shown, last = human_pace(live, 5.0, clock.now() - 1.0, pace=3, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert shown == pytest.approx(5.6) and clock.slept[-1] == 0.0
+    shown, last = human_pace(live, 11.5, last, pace=3, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert shown == 12.0
+
+
+def test_human_pace_never_shows_more_than_was_computed():
+    """A run slower to compute than to show: the position waits at the last computed update."""
+    live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
+    clock = FakeClock()
+    slow = lambda seconds, max_updates=None: 0  # noqa: E731 (a computation that gets nothing done)
+    live.advance = slow
+    shown, last = human_pace(live, 0.0, None, pace=30, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert shown == 0.0 and live.n == 0
+
+
+def test_a_fractional_place_shows_that_share_of_the_next_batch():
+    live = finish(LiveRun(quick(max_updates=4, stop_on_solve=False, eval_every=100, batch_episodes=8)))
+    counts = [len(live.episode_points(0, upto=u)["return"]) for u in (0, 0.5, 1, 2.25, 2.99, 3, 4)]
+    assert counts == [0, 4, 8, 18, 23, 24, 32]
 
 
 def test_step_view_computes_only_what_nobody_has_and_matches_names_the_settings():
@@ -76,15 +94,15 @@ def test_step_view_computes_only_what_nobody_has_and_matches_names_the_settings(
     assert not live.matches(quick(max_updates=4, stop_on_solve=False, eval_every=100), 1)
     assert not live.matches(quick(max_updates=3, stop_on_solve=False, eval_every=100), 2)
 
-def test_pace_through_without_a_last_frame_shows_the_first_a_whole_tick_from_now():
+def test_human_pace_without_a_last_frame_shows_the_first_a_whole_tick_from_now():
     """The page starts at None: its first frame comes one tick after the first draw, as if
     that draw had been the last frame."""
     live = LiveRun(quick(max_updates=12, stop_on_solve=False, eval_every=100))
     clock = FakeClock()
     clock.t = 5.0
-    shown, last = pace_through(live, 0, None, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
-    assert clock.slept == [0.2] and last == clock.t == 5.2
-    assert shown == live.n == 2
+    shown, last = human_pace(live, 0, None, pace=10, tick=0.2, sleep=clock.sleep, now=clock.now)
+    assert clock.slept == pytest.approx([0.2]) and last == clock.t == pytest.approx(5.2)
+    assert shown == pytest.approx(2.0) and live.n >= 2
 
 
 def test_every_viewer_tick_tells_the_run_it_is_in_use():
@@ -93,7 +111,7 @@ def test_every_viewer_tick_tells_the_run_it_is_in_use():
     used = {"t": 0.0}
     live = finish(LiveRun(quick(max_updates=6, stop_on_solve=False), clock=lambda: used["t"]))
     for call in (lambda: follow(live, 0.0, 0.01, clock.sleep, clock.now),
-                 lambda: pace_through(live, 0, None, 10, 0.2, clock.sleep, clock.now),
+                 lambda: human_pace(live, 0, None, 10, 0.2, clock.sleep, clock.now),
                  lambda: step_view(live, 0)):
         used["t"] += 100.0
         assert live.idle_for() == 100.0

@@ -20,8 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 SCREENS = ROOT / "artifacts" / "screens"
-LAPTOP = {"width": 1366, "height": 860}
-PROJECTOR = {"width": 1920, "height": 1080}
+LAPTOP = {"width": 1440, "height": 900}
+PROJECTOR = {"width": 1280, "height": 720}  # a workshop projector (presenter mode)
+FULL_HD = {"width": 1920, "height": 1080}  # a large screen or a good projector
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.browser
 
@@ -88,8 +90,8 @@ def browser():
         b.close()
 
 
-def _new_page(browser, viewport):
-    ctx = browser.new_context(viewport=viewport, accept_downloads=True)
+def _new_page(browser, viewport, **options):
+    ctx = browser.new_context(viewport=viewport, accept_downloads=True, **options)
     page = ctx.new_page()
     page.console_errors = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
@@ -97,18 +99,20 @@ def _new_page(browser, viewport):
     return ctx, page
 
 
-@pytest.fixture
-def page(browser):
-    ctx, pg = _new_page(browser, LAPTOP)
-    yield pg
-    ctx.close()
+def _page_at(viewport: dict, **options):
+    """A fixture: a new browser context and page at ``viewport``, closed after the test."""
+    @pytest.fixture
+    def fixture(browser):
+        ctx, pg = _new_page(browser, viewport, **options)
+        yield pg
+        ctx.close()
+    return fixture
 
 
-@pytest.fixture
-def projector_page(browser):
-    ctx, pg = _new_page(browser, PROJECTOR)
-    yield pg
-    ctx.close()
+page = _page_at(LAPTOP)
+projector_page = _page_at(PROJECTOR)
+full_hd_page = _page_at(FULL_HD)
+phone_page = _page_at(PHONE, is_mobile=True)
 
 
 def wait_for_app(page, timeout: float = 30_000) -> None:

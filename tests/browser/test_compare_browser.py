@@ -8,6 +8,7 @@ import re
 
 import pytest
 from conftest import assert_clean, full_screenshot, screenshot, start_server, wait_for_app
+from test_layout_browser import CHART_TITLES, MEASURE, assert_nothing_cut
 
 pytestmark = pytest.mark.browser
 
@@ -94,14 +95,14 @@ def test_a_comparison_runs_stops_resumes_and_fills_the_table(own_server, page):
 
 
 def test_compare_on_a_projector(server, projector_page):
-    """At projector size, in presenter mode if the app has it (large type), a whole comparison
-    of the same settings runs to its table."""
+    """At projector size in presenter mode (large type, the sidebar folded away once it is
+    switched on), a whole comparison of the same settings runs to its table, and its charts,
+    table and numbers fit the screen's width (tests/browser/test_layout_browser.py measures)."""
     _open(projector_page, server)
-    presenter = projector_page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode")
-    if presenter.count():
-        presenter.first.click()
-        wait_for_app(projector_page)
     _set_seeds(projector_page, 2)
+    projector_page.locator('[data-testid="stSidebar"]').get_by_text("Presenter mode").click()
+    projector_page.locator('[data-testid="stSidebar"]').wait_for(state="hidden")
+    wait_for_app(projector_page)
     projector_page.get_by_role("button", name="Run comparison").click()
     projector_page.wait_for_function(
         """() => { const p = document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]');
@@ -112,4 +113,6 @@ def test_compare_on_a_projector(server, projector_page):
     assert "done: 8 runs" in _progress_text(projector_page)  # 4 estimators x 2 seeds
     screenshot(projector_page, "compare")
     full_screenshot(projector_page, "compare")
+    assert_nothing_cut(projector_page.evaluate(MEASURE))
+    assert [t for t in projector_page.evaluate(CHART_TITLES) if t["cut"]] == [], "chart titles cut"
     _assert_clean(projector_page)

@@ -8,7 +8,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import LAPTOP, assert_clean_but_known_noise, drawn, screenshot, wait_for_page, watch_network
+from conftest import LAPTOP, assert_clean_but_known_noise, drawn, screenshot, start_server, wait_for_page, watch_network
 
 pytestmark = pytest.mark.browser
 
@@ -124,7 +124,7 @@ def step_once(page):
 def set_train(page):
     choose(page, "Preset", "neural network")
     type_number(page, "Seed", "3", SIDEBAR)
-    click_text(page, "Human pace", SIDEBAR)
+    click_text(page, "As fast as possible", SIDEBAR)  # (not the default speed)
     step_once(page)
 
 
@@ -164,7 +164,7 @@ def set_compare(page):
 PAGES = [
     # (path, heading, set the widgets, the query those settings make)
     ("/theorem", "The gradient theorem", set_theorem, {"problem": "bandit", "logit_0": "0.8", "seed": "11", "b": "1"}),
-    ("/train", "Live training", set_train, {"preset": "neural-network", "seed": "3", "speed": "human-pace"}),
+    ("/train", "Live training", set_train, {"preset": "neural-network", "seed": "3", "speed": "as-fast-as-possible"}),
     ("/heatmap", "Policy heatmap", set_heatmap, {"checkpoint": "2", "x": "0.6", "overlay": "0"}),
     ("/replay", "Replay", set_replay, {"seed": "7", "mode": "sampled", "nudge": "1", "nudge_strength": "-0.5"}),
     (
@@ -252,3 +252,85 @@ def test_a_bad_link_shows_a_warning_per_parameter_and_no_exception(server, page,
     page.wait_for_url(lambda u: query_of(u) == {}, timeout=10_000)  # rewritten without the bad parameters
     assert_clean_but_known_noise(page)
     screenshot(page, f"deep-link-bad-{path.strip('/') or 'home'}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A link to your own training run: another server recomputes the run and shows the same view
+# ---------------------------------------------------------------------------------------------
+SEEN_TEXTS = """(() => { window.__seen = new Set();
+  new MutationObserver(() => document.querySelectorAll('[data-testid="stProgress"]')
+      .forEach(e => window.__seen.add(e.innerText.trim())))
+    .observe(document, {subtree: true, childList: true, characterData: true}); })()"""
+HEATMAP_VIEW = """() => ({
+  checkpoint: document.querySelector('[data-testid="stMain"] [data-testid="stSlider"] input[type="range"]')
+      .getAttribute('aria-valuetext'),
+  metrics: [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetricValue"]')].map(e => e.innerText),
+  latex: [...document.querySelectorAll('[data-testid="stMain"] .katex-mathml annotation')].map(e => e.textContent),
+})"""
+
+
+def train_to_the_end(page, url: str) -> None:
+    """Live training as fast as possible, seed 5, Start, until the run has ended."""
+    open_page(page, url, "/", "Policy Gradients, Visually")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Live training").click()
+    wait_for_page(page, "Live training")
+    fast = page.locator(SIDEBAR).get_by_text(re.compile("fast as possible", re.I))
+    if fast.count():
+        rerun_after(page, fast.first.click)
+    type_number(page, "Seed", "5", SIDEBAR)
+    page.locator(MAIN).get_by_role("button", name="Start").click()
+    page.wait_for_function(
+        """() => { const b = [...document.querySelectorAll('[data-testid="stMain"] button')]
+                   .find(b => b.innerText.trim().endsWith('Start'));
+                   return b && !b.disabled && !document.querySelector('[data-testid="stStatusWidget"]'); }""",
+        timeout=120_000)
+    drawn(page)
+
+
+def test_a_link_to_your_run_opens_the_same_checkpoint_on_another_server(server, browser, page):
+
+    train_to_the_end(page, server["url"])
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Policy heatmap").click()
+    wait_for_page(page, "Policy heatmap")
+    assert "your training run" in page.locator(MAIN).inner_text()
+    updates = int(query_of(page.url)["run"])  # a short run keeps every checkpoint, 0 to updates
+    press(page, 0, "Home", *["ArrowRight"] * (updates // 2))  # a middle checkpoint
+    shown = page.evaluate(HEATMAP_VIEW)
+    url = link_shown(page)
+    query = query_of(url)
+    assert query["checkpoint"] == shown["checkpoint"] == str(updates // 2) and query["run"] == str(updates)
+    assert query["run_seed"] == "5"
+    screenshot(page, "deep-link-run-heatmap-set")
+
+    proc, other = start_server()  # a fresh browser on a fresh server: nobody has this run
+    ctx = browser.new_context(viewport=LAPTOP)
+    try:
+        fresh = ctx.new_page()
+        fresh.console_errors = []
+        fresh.on("pageerror", lambda e: fresh.console_errors.append(str(e)))
+        fresh.add_init_script(SEEN_TEXTS)
+        watch_network(fresh)
+        fresh.goto(other + urlsplit(url).path + "?" + urlsplit(url).query)
+        settle(fresh, "Policy heatmap")
+        progress = fresh.evaluate("() => [...window.__seen]")
+        assert any(t.startswith("Recomputing the training run in this link: update") for t in progress), progress
+        assert fresh.evaluate(HEATMAP_VIEW) == shown, "the same checkpoint and the same numbers"
+        assert fresh.locator('[data-testid="stAlertContentWarning"]').count() == 0
+        assert "the training run in this link" in fresh.locator(MAIN).inner_text()
+        assert query_of(fresh.url) == query, "its own link is the same link"
+        assert_clean_but_known_noise(fresh)
+        screenshot(fresh, "deep-link-run-heatmap-opened")
+    finally:
+        ctx.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_link_whose_run_cannot_be_reproduced_is_one_line_and_the_shipped_policy(server, page):
+    open_page(page, server["url"], "/heatmap?run=221&checkpoint=221&run_lr=abc", "Policy heatmap")
+    (warning,) = page.locator(f'{MAIN} [data-testid="stAlertContentWarning"] [data-testid="stMarkdownContainer"]').all()
+    text = warning.inner_text().strip()
+    assert "\n" not in text and "?run_lr=abc" in text and "Could not reproduce" in text
+    assert "pre-trained policy" in page.locator(MAIN).inner_text()
+    assert_clean_but_known_noise(page)
+    screenshot(page, "deep-link-run-refused")

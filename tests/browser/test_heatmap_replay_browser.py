@@ -104,12 +104,15 @@ def test_heatmap_sliders_redraw_the_picture(server, page):
     screenshots(page, "heatmap")
 
 
-def test_heatmap_at_projector_size(server, projector_page):
-    open_heatmap(projector_page, server["url"])
-    assert_clean_but_known_noise(projector_page)
-    chart = projector_page.locator(CHART).first.bounding_box()
+def test_heatmap_is_large_on_a_large_screen(server, full_hd_page):
+    """At 1920x1080 (a large screen or a good projector) the heatmap gets the room it needs.
+    At 1280x720 a projector is used in presenter mode: tests/browser/test_layout_browser.py
+    checks that the page is whole there."""
+    open_heatmap(full_hd_page, server["url"])
+    assert_clean_but_known_noise(full_hd_page)
+    chart = full_hd_page.locator(CHART).first.bounding_box()
     assert chart["height"] > 350 and chart["width"] > 700
-    screenshots(projector_page, "heatmap")
+    screenshots(full_hd_page, "heatmap")
 
 
 def wait_for_videos(page, count: int = 2) -> list[dict]:
@@ -149,15 +152,42 @@ def open_replay(page, url):
     assert "Policy heatmap" in page.locator('[data-testid="stSidebarNav"]').inner_text(), "run through streamlit_app.py"
 
 
+def record_specs(page) -> list[str]:
+    """Every chart spec the server sends, as the text of the websocket frames that carry it."""
+    frames: list[str] = []
+
+    def on_socket(socket):
+        socket.on("framereceived", lambda payload: frames.append(
+            payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload))
+
+    page.on("websocket", on_socket)
+    return frames
+
+
+def time_domains(frames: list[str]) -> set[int]:
+    """The ends of the time axes ([0, N], N > 1: P(push right)'s [0, 1] is not one) sent last."""
+    last = [f for f in frames if '"vconcat"' in f][-2:]  # the two traces charts of the last run
+    return {int(n) for f in last for n in re.findall(r'"domain":\s*\[0,\s*(\d+)\]', f) if int(n) > 1}
+
+
 def test_replay_videos_play_and_the_nudge_reruns(server, page):
+    frames = record_specs(page)
     open_replay(page, server["url"])
     assert_playing(page)
     metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     assert len(metrics) == 2 and metrics[0] != metrics[1]
+    durations = [v["duration"] for v in page.evaluate(VIDEO_STATE)]
+    assert durations[0] == pytest.approx(durations[1], abs=0.05), "the short clip holds its end: equal clips"
+    longest = max(int(m.split()[0]) for m in metrics)
+    assert time_domains(frames) == {longest}, "both agents' traces on one time axis, 0 ... the longer episode"
+    assert page.get_by_text("The untrained agent, sampling each push from its policy,").count() == 1
     screenshots(page, "replay")
 
     rerun_after(page, lambda: page.get_by_test_id("stCheckbox").get_by_text("Nudge the pole").click())
     assert page.locator(SLIDER_THUMB).count() == 2  # nudge step and strength
+    caption = page.get_by_text(re.compile(r"recovers from nudges between [-+]\d\.\d and [-+]\d\.\d rad/s at step 100"))
+    caption.wait_for()
+    assert caption.count() == 1
     strength = page.locator(SLIDER_THUMB).nth(1)
     strength.focus()
     rerun_after(page, lambda: strength.press("End"))  # the strongest nudge knocks the pole over
@@ -171,9 +201,23 @@ def test_replay_videos_play_and_the_nudge_reruns(server, page):
     screenshots(page, "replay-nudged")
 
 
-def test_replay_at_projector_size(server, projector_page):
-    open_replay(projector_page, server["url"])
-    for video in wait_for_videos(projector_page):
+def test_replay_at_projector_size_in_presenter_mode(server, projector_page):
+    """At a projector, in presenter mode (sidebar collapsed), the clips are big enough to read."""
+    page = projector_page
+    watch_network(page)
+    warm_up(page, server["url"])
+    page.goto(server["url"] + "/replay?present=1")
+    wait_for_app(page)
+    page.get_by_role("heading", name="Replay").wait_for()
+    videos = wait_for_videos(page)
+    screenshots(page, "replay-present")
+    for video in videos:
         assert 480 <= video["width"] <= 900, "big enough to read from the back, two fit side by side"
-    assert_clean_but_known_noise(projector_page)
-    screenshots(projector_page, "replay")
+    assert_clean_but_known_noise(page)
+
+
+def test_replay_on_a_phone(server, phone_page):
+    open_replay(phone_page, server["url"])
+    wait_for_videos(phone_page)
+    assert_clean_but_known_noise(phone_page)
+    screenshots(phone_page, "replay-phone")

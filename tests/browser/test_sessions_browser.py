@@ -41,7 +41,8 @@ def expected_banner(seed: int) -> str:
         episodes += len(update.episode_returns)
         if update.solved:
             return (f"Solved at update {update.iteration}: greedy mean return {update.eval_return:.1f} over "
-                    f"{cfg.eval_episodes} episodes ≥ {cfg.solve_return:g}, after {{wall}} s of training, "
+                    f"{cfg.eval_episodes} episodes ≥ {cfg.solve_return:g}, confirmed at {update.confirm_return:.1f} "
+                    f"on {cfg.eval_episodes} fresh episodes, after {{wall}} s of training, "
                     f"{episodes:,} episodes and {update.env_steps:,} env steps.")
     raise AssertionError(f"seed {seed} does not solve")
 

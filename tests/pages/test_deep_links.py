@@ -94,7 +94,7 @@ def test_train_link_applies_the_preset_then_the_changes():
         "lr": "0.05",
         "hidden": "16,16",
         "n_seeds": "3",
-        "speed": "human-pace",
+        "speed": "as-fast-as-possible",  # (not the default speed)
         "pace": "10",
         "max_grad_norm": "0.5",
     }
@@ -108,7 +108,7 @@ def test_train_link_applies_the_preset_then_the_changes():
     assert at.text_input(key="train_hidden").value == "16,16"
     assert at.text_input(key="train_max_grad_norm").value == "0.5"
     assert at.slider(key="train_n_seeds").value == 3
-    assert at.radio(key="train_speed").value == "Human pace" and at.slider(key="train_pace").value == 10
+    assert at.radio(key="train_speed").value == "As fast as possible" and at.slider(key="train_pace").value == 10
     assert at.query_params == query
     assert not at.error, "the settings make a valid TrainConfig"
 

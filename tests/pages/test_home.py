@@ -5,6 +5,7 @@ from app_helpers import open_page, texts
 
 from pages.shared import SHIPPED_POLICY
 from pg.runs.checkpoint import load_run
+from pg.viz.episode import run_episode
 
 
 def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
@@ -18,7 +19,9 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
     run = load_run(SHIPPED_POLICY)
     # the caption's numbers are computed from the shipped run, not typed
     assert f"{run.policy.params.size} numbers" in page_text
-    assert f"balancing for 500 of {run.config['max_episode_steps']} steps" in page_text
+    shown = run_episode(run.policy, seed=0)  # the episode in the video (pages.shared.shipped_replay)
+    assert f"in the episode shown: it {shown.summary}, taking the likelier push" in page_text
+    assert shown.summary == f"balanced all {run.config['max_episode_steps']} steps"
     assert f"{len(run.history['iteration'])} updates" in page_text
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     assert links == {
@@ -46,3 +49,18 @@ def test_the_agent_on_home_is_made_once_per_server(monkeypatch):
     finally:
         shipped_replay.clear()
         _replay.clear()
+
+
+def test_in_presenter_mode_the_speaker_notes_are_for_the_presenter_only():
+    """Home in presenter mode lists the story's stops with the lines the room may read; what to
+    say at each stop is inside "Speaker notes", an expander closed by default (issue 13)."""
+    from pages.nav import PAGES
+
+    at = open_page(query={"present": "1"})
+    (notes,) = [e for e in at.expander if e.label == "Speaker notes"]
+    assert not notes.proto.expanded, "closed until the presenter opens it"
+    inside = "\n".join(m.value for m in notes.markdown)
+    outside = "\n".join(m.value for m in at.main.markdown if m not in notes.markdown)
+    for stop in PAGES:
+        assert stop.notes in inside and stop.notes not in outside
+        assert stop.blurb in outside  # the room reads the one-line blurb of every stop

@@ -18,9 +18,10 @@ import pytest
 from app_helpers import open_page
 
 from pg.algo.policies import SoftmaxPolicy
-from pg.algo.reinforce import TrainConfig, train
-from pg.app.live_view import progress_text, run_status
+from pg.algo.reinforce import TrainConfig, initial_policy, train
+from pg.app.live_view import progress_text, run_status, solve_rule, untrained
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, config_from_form, form_values, preset_config
+from pg.app.state import TrainState
 from pg.runs.checkpoint import load_run
 from pg.runs.live import LiveRun
 from pg.viz.training_charts import live_heatmap_datasets
@@ -46,8 +47,16 @@ def fresh_registry():
 
 
 @pytest.fixture
-def at():
+def fresh():
+    """The page as a new visitor opens it: the default speed (a replay at human pace)."""
     return open_page("train")
+
+
+@pytest.fixture
+def at(fresh):
+    """The page at "As fast as possible", so that a run takes a fraction of a second."""
+    fresh.radio(key="train_speed").set_value("As fast as possible").run()
+    return fresh
 
 
 def widget(at, name: str, kind: str):
@@ -121,7 +130,8 @@ def interrupt_after(monkeypatch, ticks: int):
 # ---------------------------------------------------------------------------------------------
 # Opening the page; the widgets
 # ---------------------------------------------------------------------------------------------
-def test_the_page_opens_on_the_default_preset_with_nothing_trained(at):
+def test_the_page_opens_on_the_default_preset_with_nothing_trained(fresh):
+    at = fresh
     assert at.title[0].value == "Live training"
     assert at.selectbox(key="train_preset").value == "fastest"
     for name, value in form_values(preset_config("fastest")).items():
@@ -129,12 +139,43 @@ def test_the_page_opens_on_the_default_preset_with_nothing_trained(at):
         if kind:
             assert widget(at, name, kind).value == value, name
     assert at.slider(key="train_n_seeds").value == 1
-    assert at.radio(key="train_speed").value == "As fast as possible"
-    assert at.slider(key="train_pace").disabled, "the pace only matters at human pace"
+    assert at.radio(key="train_speed").value == "Human pace", "watchable by default"
+    assert not at.slider(key="train_pace").disabled and at.slider(key="train_pace").value == TrainState().pace
     assert disabled(at) == {"train_start": False, "train_stop": True, "train_step": False, "train_reset": False}
-    assert "Press **Start**" in at.info[0].value
-    assert not at.get("vega_lite_chart") and not at.get("download_button")
+    assert "Press **Start**" in at.info[0].value and solve_rule(TrainConfig()) in at.info[0].value
+    assert not at.get("download_button")
     assert "live" not in at.session_state and not at.exception
+
+
+def test_before_start_the_page_shows_what_will_move(fresh):
+    """Empty axes with the config's solve bars, the untrained policy's heatmap and its return."""
+    at = fresh
+    cfg = TrainConfig()
+    assert len(charts(at)) == PANELS
+    assert list(dataset(at, "bars")["value"]) == [475.0, 195.0]
+    assert len(dataset(at, "episodes")) == len(dataset(at, "history")) == len(dataset(at, "evals")) == 0
+    np.testing.assert_allclose(dataset(at, "grid")["p_right"],
+                               live_heatmap_datasets(initial_policy(cfg))["grid"]["p_right"])
+    agent = untrained(cfg)
+    assert agent.sampled_mean < 100 and agent.episodes == cfg.eval_episodes
+    assert caption(at).startswith(f"update 0 · the untrained policy returns {agent.sampled_mean:.1f} on average")
+    heatmap = [spec for spec, data in charts(at) if "grid" in data][0]
+    assert heatmap["title"] == "Policy of seed 0, untrained"
+    # a shorter time limit: the bars the y axis holds, from the config
+    set_form(at, max_episode_steps=300)
+    assert list(dataset(at, "bars")["value"]) == [195.0] and not at.exception
+
+
+def test_the_default_run_is_a_replay_at_human_pace(fresh):
+    """Start at the default speed: the run is computed at full speed and shown 3 updates a
+    second, its real compute time in the caption; the viewer's place ends on the last update."""
+    at = click(fresh, "train_start")
+    live = at.session_state["live"]
+    assert live.finished and at.session_state["shown"] == live.n == 18 and not at.exception
+    assert caption(at) == progress_text(live, paced=True)
+    assert caption(at).endswith(f"computed in {live.compute_seconds:.2f} s; shown at human pace")
+    assert banner(at) == ("success", run_status(live).text)
+    assert "confirmed at" in banner(at)[1] and "on 100 fresh episodes" in banner(at)[1]
 
 
 def test_every_widget_reaches_the_config(at):
@@ -173,14 +214,44 @@ def test_choosing_a_preset_fills_the_form(at, preset):
     assert not at.exception
 
 
+def test_a_replay_stopped_midway_goes_on_from_there(fresh, monkeypatch):
+    """At human pace the run is computed ahead at full speed: Stop in the middle of the replay
+    keeps the viewer's place, and Start goes on watching from it rather than from update 0."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    import pg.app.pacing
+
+    original, frames = pg.app.pacing.human_pace, []
+
+    def human_pace(*args, **kwargs):
+        shown, clock = original(*args, **kwargs)
+        frames.append(shown)
+        if len(frames) == 5:
+            get_script_run_ctx().script_requests.request_stop()
+        return shown, clock
+
+    monkeypatch.setattr(pg.app.pacing, "human_pace", human_pace)
+    at = click(fresh, "train_start")
+    click(at, "train_stop")
+    live = at.session_state["live"]
+    assert 0 < at.session_state["shown"] < live.n, "computed ahead of what is shown"
+    assert caption(at) == progress_text(live, at.session_state["shown"], paced=True) and not banner(at)
+    stopped_at = at.session_state["shown"]
+    click(at, "train_start")
+    assert at.session_state["live"] is live and at.session_state["shown"] == live.n == 18
+    assert frames[5] == pytest.approx(stopped_at + 0.6), "went on from where it stopped, not from update 0"
+    assert banner(at)[0] == "success" and not at.exception
+
+
 def test_speed_and_pace(at):
+    assert at.slider(key="train_pace").disabled, "the pace only matters at human pace"
     at.radio(key="train_speed").set_value("Human pace").run()
     assert not at.slider(key="train_pace").disabled
     at.slider(key="train_pace").set_value(30).run()
     click(at, "train_start")  # 18 updates shown 30 a second
     live = at.session_state["live"]
     assert live.finished and at.session_state["shown"] == live.n == 18
-    assert caption(at) == progress_text(live)
+    assert caption(at) == progress_text(live, paced=True)
     at.radio(key="train_speed").set_value("One step at a time").run()
     assert at.slider(key="train_pace").disabled
 
@@ -206,7 +277,12 @@ def test_start_trains_to_the_end_and_publishes_the_run(at):
     history = dataset(at, "history")
     assert len(history) == 18 and history["iteration"].iloc[-1] == 18
     assert len(dataset(at, "episodes")) == 18 * 16
-    np.testing.assert_allclose(dataset(at, "evals")["eval_return"], [live.seeds[0].solved.eval_return])
+    evals = dataset(at, "evals")  # every evaluation: the cut-short ones as their upper bound
+    assert list(evals["iteration"]) == list(range(1, 19))
+    assert list(evals["kind"]) == ["cut short: at most"] * 17 + ["mean of the evaluation"]
+    np.testing.assert_allclose(evals["value"].iloc[-1], live.seeds[0].solved.eval_return)
+    assert (evals["value"].iloc[:-1] < 475).all()
+    assert evals["note"].iloc[-1] == f"passed, confirmed at {live.seeds[0].solved.confirm_return:.1f}"
     np.testing.assert_allclose(dataset(at, "grid")["p_right"], live_heatmap_datasets(live.policy)["grid"]["p_right"])
     # the downloads
     downloads = {d.proto.label: d for d in at.get("download_button")}
@@ -282,7 +358,8 @@ def test_reset_forgets_the_run(at):
     click(at, "train_reset")
     for key in ("live", "run", "shown"):
         assert key not in at.session_state
-    assert not at.get("vega_lite_chart") and not at.get("download_button")
+    assert not at.get("download_button") and "Press **Start**" in at.info[0].value
+    assert len(dataset(at, "episodes")) == 0, "back to the empty axes"
     assert "Press **Start**" in at.info[0].value
     assert not at.session_state["running"] and not at.exception
 
@@ -321,6 +398,47 @@ def test_several_seeds_are_drawn_as_bands(at):
     assert set(band["field"]) >= {"ma_return", "mean_length", "grad_norm", "entropy", "baseline_value"}
     assert band.groupby("field").size()["ma_return"] == max(s.recorder.n for s in live.seeds)
     assert len(charts(at)) == PANELS
+
+
+def test_every_seed_is_plotted_to_its_own_end_and_the_viewer_picks_whose_policy(at):
+    """Seeds 1, 2, 3: seed 1 solves first (update 13); the charts go on to the last seed's end,
+    each seed's line ends at its own end, and the heatmap and the download name their seed."""
+    set_form(at, seed=1)
+    at.slider(key="train_n_seeds").set_value(3).run()
+    click(at, "train_start")
+    live = at.session_state["live"]
+    ends = {s.cfg.seed: s.recorder.n for s in live.seeds}
+    assert ends[1] < max(ends.values()) == live.n, ends
+    seeds = dataset(at, "seeds")
+    assert seeds.groupby("seed")["iteration"].max().to_dict() == {float(k): float(v) for k, v in ends.items()}
+    assert dataset(at, "band").groupby("field")["iteration"].max()["ma_return"] == live.n
+    eval_band = dataset(at, "band").query("field == 'eval_value'")
+    assert len(eval_band) == live.n, "a band on every update: cut-short evaluations count with their bound"
+    heatmap = [spec for spec, data in charts(at) if "grid" in data][0]
+    assert heatmap["title"] == f"Policy of seed 1, update {ends[1]}"
+    at.selectbox(key="train_policy_seed").set_value(2).run()
+    heatmap, data = [(spec, data) for spec, data in charts(at) if "grid" in data][0]
+    assert heatmap["title"] == f"Policy of seed 3, update {ends[3]}"
+    np.testing.assert_allclose(data["grid"]["p_right"], live_heatmap_datasets(live.seeds[2].policy)["grid"]["p_right"])
+    (policy,) = [d for d in at.get("download_button") if d.proto.label.startswith("Policy")]
+    assert policy.proto.label == "Policy of seed 3 (.npz)"
+    assert at.session_state["run_label"] == "your training run (seed 3)"
+    assert caption(at).endswith("(seed 3; 3 seeds in all)") and not at.exception
+
+
+def test_a_collapsed_policy_is_explained_and_stops_the_run(at):
+    """MLP, SGD, learning rate 5: "always push left" within a few updates; the run stops and
+    the banner says why and what to try."""
+    at.selectbox(key="train_preset").set_value("neural network").run()
+    set_form(at, optimizer="sgd", lr=5.0)
+    click(at, "train_start")
+    live = at.session_state["live"]
+    assert live.seeds[0].stop_reason == "collapsed" and live.n < 20
+    kind, text = banner(at)
+    assert kind == "warning" and text == run_status(live).text
+    assert text.startswith(f"Collapsed at update {live.n}: the policy became nearly deterministic")
+    assert "pushes left in 100% of the heatmap's states" in text
+    assert "smaller learning rate" in text and "entropy bonus" in text
 
 
 def test_two_sessions_with_the_same_settings_share_one_computation():

@@ -91,7 +91,9 @@ def expected_history(updates) -> dict[str, np.ndarray]:
                "mean_return": np.mean(u.episode_returns), "min_return": np.min(u.episode_returns),
                "max_return": np.max(u.episode_returns), "mean_length": np.mean(u.episode_lengths),
                "grad_norm": u.grad_norm, "entropy": u.entropy, "baseline_value": u.baseline_value, "loss": u.loss,
-               "eval_return": np.nan if u.eval_return is None else u.eval_return}
+               "eval_return": np.nan if u.eval_return is None else u.eval_return,
+               "eval_upper_bound": np.nan if u.eval_upper_bound is None else u.eval_upper_bound,
+               "confirm_return": np.nan if u.confirm_return is None else u.confirm_return}
         for name in HISTORY_FIELDS:
             column[name].append(row[name])
     return {name: np.array(values, dtype=np.float64) for name, values in column.items()}
@@ -113,3 +115,32 @@ def test_run_recorder_records_every_documented_column_of_each_update():
     snaps = recorder.keeper.snapshots()
     assert [it for it, _ in snaps] == list(range(1, 7))
     np.testing.assert_array_equal(snaps[-1][1], updates[-1].policy.params)
+
+
+def test_a_cut_short_evaluation_records_its_upper_bound_and_a_pass_its_confirmation():
+    """Early stopping cuts most evaluations of a young policy short: each still leaves a number
+    (the best mean it could have reached), never both a mean and a bound; a solved update
+    records the confirming evaluation's mean."""
+    cfg = TrainConfig(seed=0, max_updates=40)
+    recorder = RunRecorder(max_snapshots=5)
+    updates = list(train(cfg))
+    for update in updates:
+        recorder.add(update)
+    h = recorder.history()
+    done, cut = ~np.isnan(h["eval_return"]), ~np.isnan(h["eval_upper_bound"])
+    assert cut.sum() >= 5 and not (done & cut).any() and (done | cut).all()
+    assert (h["eval_upper_bound"][cut] < cfg.solve_return).all()
+    assert updates[-1].solved and h["confirm_return"][-1] == updates[-1].confirm_return >= cfg.solve_return
+
+
+def test_a_file_saved_before_the_new_columns_still_loads(tmp_path):
+    from pg.runs.checkpoint import load_run, save_policy
+
+    updates = list(train(TrainConfig(seed=1, max_updates=3)))
+    recorder = RunRecorder(max_snapshots=5)
+    for update in updates:
+        recorder.add(update)
+    old = {k: v for k, v in recorder.history().items() if k not in ("eval_upper_bound", "confirm_return")}
+    save_policy(tmp_path / "old.npz", updates[-1].policy, config=TrainConfig(seed=1, max_updates=3), history=old)
+    run = load_run(tmp_path / "old.npz")
+    assert set(run.history) == set(old) and len(run.history["iteration"]) == 3

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from pg.algo.policies import make_policy
+from pg.runs.checkpoint import load_run
 from pg.viz.episode import Episode, run_episode
-from pg.viz.policy_charts import heatmap_chart, traces_chart, weights_chart
+from pg.viz.policy_charts import heatmap_chart, nudge_range_chart, traces_chart, weights_chart
 from pg.viz.policy_grid import decision_boundary, linear_weights, policy_grid
-from pg.viz.style import NEUTRAL, PUSH_LEFT, PUSH_RIGHT
+from pg.viz.style import GREEN, NEUTRAL, ORANGE, PUSH_LEFT, PUSH_RIGHT
 
 POLICY = make_policy("linear", seed=1, init_scale=3.0)
 
@@ -182,3 +183,27 @@ def test_charts_have_styled_type(large):
     grid = policy_grid(POLICY, resolution=3)
     for chart in (heatmap_chart(grid, large=large), weights_chart(linear_weights(POLICY), large=large)):
         assert chart.to_dict()["config"]["axis"]["titleFontSize"] == (21 if large else 15)
+
+
+def test_two_episodes_share_one_time_axis():
+    """Replay draws both agents' traces against time steps 0 ... the longer episode's end."""
+    run = load_run("assets/policy.npz")
+    short = run_episode(run.snapshots[0][1], seed=0, greedy=False)
+    long = run_episode(run.policy, seed=0)
+    axis = max(short.length, long.length)
+    specs = [traces_chart(e, steps=axis).to_dict() for e in (short, long)]
+    domains = [[panel["layer"][0]["encoding"]["x"]["scale"]["domain"] for panel in s["vconcat"]] for s in specs]
+    assert domains[0] == domains[1] == [[0, axis]] * 3
+    assert short.length < axis
+
+
+@pytest.mark.parametrize("strength, colour", [(0.5, GREEN), (2.0, ORANGE)])
+def test_the_nudge_range_marks_the_recoverable_band_and_the_chosen_strength(strength, colour):
+    spec = nudge_range_chart(-1.3, 1.3, strength, 3.0).to_dict()
+    band, dot = spec["layer"]
+    assert band["encoding"]["x"]["scale"]["domain"] == [-3.0, 3.0]
+    assert spec["datasets"][band["data"]["name"]] == [{"strength": -1.3, "high": 1.3}]
+    assert spec["datasets"][dot["data"]["name"]] == [{"strength": strength}]
+    assert dot["mark"]["color"] == colour
+    nothing = nudge_range_chart(None, None, 0.0, 3.0).to_dict()
+    assert len(nothing["layer"]) == 1 and nothing["layer"][0]["mark"]["color"] == ORANGE

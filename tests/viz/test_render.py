@@ -278,3 +278,55 @@ def test_concurrent_replays_match_sequential_ones():
     with ThreadPoolExecutor(max_workers=3) as pool:
         concurrent = list(pool.map(lambda e: replay_video(*e), episodes))
     assert concurrent == sequential
+
+
+# --- held last frame and the trace strip ------------------------------------------------------
+def test_a_short_episode_holds_its_last_frame_with_its_end_label():
+    states, actions, p_right = episode(20)
+    mp4 = replay_video(states, actions, p_right, n_frames=45, end_label="fell at step 19")
+    decoded, duration, _ = decode(mp4)
+    assert len(decoded) == 45 and duration == pytest.approx(45 / 50, abs=1e-3)
+    held = decoded[20:].astype(np.int16)
+    drift = np.abs(held - held[-1]).mean(axis=(1, 2, 3))  # lossy: a repeated frame is refined
+    assert drift.max() < 0.5, "every frame after the episode is the same picture"
+    changed = np.abs(held[0] - decoded[19].astype(np.int16)).max(axis=-1) > 40
+    rows, columns = np.nonzero(changed)
+    assert changed.sum() > 200, "the held frame carries the end label"
+    assert rows.max() < 0.5 * HEIGHT and abs(np.mean(columns) - WIDTH / 2) < 0.15 * WIDTH, "top middle"
+    plain, _, _ = decode(replay_video(states, actions, p_right))
+    assert len(plain) == 20, "without n_frames the clip is the episode"
+
+
+def test_two_clips_of_different_lengths_last_equally_long():
+    short, long = episode(12), episode(40)
+    clips = [decode(replay_video(*e, n_frames=60, strip_steps=39, height=400)) for e in (short, long)]
+    assert [len(frames) for frames, _, _ in clips] == [60, 60]
+    assert clips[0][1] == pytest.approx(clips[1][1])
+
+
+def playhead_column(frame: np.ndarray) -> float:
+    """Mean column of the playhead: the dark pixels of the strip's middle rows."""
+    strip = frame[-round(render.STRIP_FRACTION * len(frame)) :]
+    rows = strip[len(strip) // 2 - 6 : len(strip) // 2 + 6]
+    dark = colour_mask(rows, render.PLAYHEAD_RGB, tol=30)
+    return float(np.nonzero(dark)[1].mean())
+
+
+def test_the_strip_playhead_moves_along_one_shared_time_axis():
+    height, steps = 400, 100
+    states, actions, p_right = episode(60)
+    frames = decode(replay_video(states, actions, p_right, height=height, strip_steps=steps, n_frames=70))[0]
+    left, right = render.STRIP_LABEL_FRACTION * WIDTH, (1 - render.STRIP_RIGHT_FRACTION) * WIDTH
+    for t in (0, 30, 59):
+        assert playhead_column(frames[t]) == pytest.approx(left + t / steps * (right - left), abs=2.5)
+    assert playhead_column(frames[69]) == pytest.approx(playhead_column(frames[59]), abs=1), "held at the end"
+    scene = frames[0][: height - round(render.STRIP_FRACTION * height)]
+    assert colour_mask(scene, render.POLE_RGB).sum() > 100, "the cart scene sits above the strip"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message", [({"n_frames": 0}, "n_frames"), ({"strip_steps": 0}, "strip_steps")]
+)
+def test_bad_hold_or_strip_is_refused_in_words(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        replay_video(*episode(5), **kwargs)

@@ -20,16 +20,19 @@ from pg.viz.style import PUSH_LEFT, PUSH_RIGHT
 from pg.viz.training_charts import (
     BAND_FIELDS,
     DIAGNOSTICS,
+    EVAL_KINDS,
     LIVE_THETA_DOT,
     PANELS,
     SPEC_CACHE_SIZE,
     arrow_datasets,
+    evaluation_points,
     live_heatmap_chart,
     live_heatmap_datasets,
     live_heatmap_spec,
     live_specs,
     page_specs,
     panel_chart,
+    titled,
     training_datasets,
     used_datasets,
     with_datasets,
@@ -37,7 +40,7 @@ from pg.viz.training_charts import (
 
 SINGLE_DATA = {"returns": {"episodes", "history", "bars"}, "eval": {"evals", "bars"}}
 SINGLE_DATA |= {field: {"history"} for field, _ in DIAGNOSTICS}
-MULTI_DATA = {"returns": {"band", "bars"}, "eval": {"band", "bars"}} | {field: {"band"} for field, _ in DIAGNOSTICS}
+MULTI_DATA = {"returns": {"band", "seeds", "bars"}, "eval": {"band", "bars"}} | {field: {"band"} for field, _ in DIAGNOSTICS}
 
 
 def layers(spec: dict) -> list[dict]:
@@ -120,13 +123,16 @@ def test_the_single_seed_returns_panel_draws_episodes_and_their_moving_average()
     assert line["mark"]["color"] == PUSH_RIGHT
     (rule,) = by_mark(spec, "rule")
     assert rule["data"] == {"name": "bars"} and rule["encoding"]["y"]["field"] == "value"
-    assert "moving average over 100 episodes" in spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"]
+    assert spec["title"]["text"] == "Episode returns"  # short enough for a phone; the rest is the subtitle
+    assert spec["title"]["subtitle"] == "dots: episodes · line: average of the last 100"
 
 
 def test_the_multi_seed_panels_draw_a_band_and_its_median_for_their_field():
     spec = panel_chart("returns", multi_seed=True, max_steps=200).to_dict()
     (area,) = by_mark(spec, "area")
-    (line,) = [layer for layer in by_mark(spec, "line")]
+    (seeds,) = [layer for layer in by_mark(spec, "line") if layer["data"] == {"name": "seeds"}]
+    (line,) = [layer for layer in by_mark(spec, "line") if layer["data"] != {"name": "seeds"}]
+    assert seeds["encoding"]["detail"]["field"] == "seed", "one thin line per seed, each to its own end"
     assert (area["encoding"]["y"]["field"], area["encoding"]["y2"]["field"]) == ("low", "high")
     assert area["encoding"]["y"]["scale"]["domain"] == [0, 200]
     assert line["encoding"]["y"]["field"] == "median" and line["encoding"]["x"]["field"] == "iteration"
@@ -147,17 +153,52 @@ def test_the_diagnostic_panels_plot_their_field_against_the_update(field, title)
     assert title in json.dumps(spec["title"], ensure_ascii=False)
 
 
-def test_the_eval_panel_plots_the_greedy_return_with_points():
+def test_the_eval_panel_plots_every_evaluation_a_cut_short_one_as_an_open_marker():
     spec = panel_chart("eval").to_dict()
-    (line,) = by_mark(spec, "line")
-    assert line["data"] == {"name": "evals"} and line["mark"]["point"] is True
-    assert line["encoding"]["y"]["field"] == "eval_return"
+    (points,) = by_mark(spec, "point")
+    assert points["data"] == {"name": "evals"} and points["encoding"]["y"]["field"] == "value"
+    assert points["encoding"]["shape"]["scale"] == {"domain": list(EVAL_KINDS), "range": ["circle", "triangle-down"]}
+    assert points["encoding"]["fill"]["scale"]["range"][1] == "transparent", "a bound is an open marker"
+    assert {t["field"] for t in points["encoding"]["tooltip"]} == {"iteration", "kind", "value", "note"}
+    assert "its bound if cut short" in json.dumps(spec["title"])
 
 
-def test_large_panels_are_taller_and_use_larger_fonts():
+def test_evaluation_points_are_the_mean_or_the_bound_and_say_whether_a_pass_was_confirmed():
+    nan = np.nan
+    history = {"iteration": np.arange(1.0, 7.0), "eval_return": np.array([nan, nan, 480.0, 490.0, 300.0, 481.0]),
+               "eval_upper_bound": np.array([120.0, nan, nan, nan, nan, nan]),
+               "confirm_return": np.array([nan, nan, 470.2, 497.1, nan, nan])}
+    points = evaluation_points(history, 475.0)
+    np.testing.assert_array_equal(points["iteration"], [1.0, 3.0, 4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(points["value"], [120.0, 480.0, 490.0, 300.0, 481.0])
+    assert list(points["kind"]) == [EVAL_KINDS[1]] + [EVAL_KINDS[0]] * 4
+    assert list(points["note"]) == ["", "passed, not confirmed (470.2)", "passed, confirmed at 497.1", "",
+                                    "passed, not confirmed (the confirmation was cut short)"]
+
+
+def test_large_bar_labels_are_larger():
+    def bar_text(spec):
+        return [layer["mark"]["fontSize"] for layer in layers(spec) if layer["mark"]["type"] == "text"]
+
+    assert bar_text(panel_chart("returns", large=True).to_dict())[0] > bar_text(panel_chart("returns").to_dict())[0]
+
+
+def test_titled_renames_a_spec_without_touching_the_shared_one():
+    spec = page_specs()["heatmap"]
+    before = json.dumps(spec["title"])
+    assert titled(spec, "Seed 3's policy")["title"] == "Seed 3's policy"
+    assert titled({"title": {"text": "a", "subtitle": "b"}}, "c")["title"] == {"text": "c", "subtitle": "b"}
+    assert json.dumps(spec["title"]) == before
+
+
+def test_large_panels_use_larger_fonts_and_the_top_row_fits_a_projector():
+    """Presenter mode: larger type everywhere; the returns chart and the heatmap, which share
+    a 1280 x 720 screen with the title and the buttons, stay short, the panels below grow."""
+    assert panel_chart("returns", large=True).to_dict()["height"] <= 220
+    assert live_heatmap_chart(large=True).to_dict()["height"] <= 220
     for panel in PANELS:
         small, large = panel_chart(panel).to_dict(), panel_chart(panel, large=True).to_dict()
-        assert large["height"] > small["height"]
+        assert panel == "returns" or large["height"] > small["height"]
         assert large["config"]["axis"]["labelFontSize"] > small["config"]["axis"]["labelFontSize"]
 
 
@@ -215,7 +256,7 @@ def test_single_seed_datasets_columns_and_no_nan(single):
     data = run_datasets(single, max_points=400)
     assert set(data) == {"bars", "history", "evals", "episodes"}
     assert list(data["history"].columns) == ["iteration", "episode", "ma_return", *[f for f, _ in DIAGNOSTICS]]
-    assert list(data["evals"].columns) == ["iteration", "eval_return"]
+    assert list(data["evals"].columns) == ["iteration", "value", "kind", "note"]
     assert list(data["episodes"].columns) == ["episode", "return"]
     for frame in data.values():
         assert_finite(frame)
@@ -272,7 +313,7 @@ def test_datasets_are_the_columns_given_without_their_nan_rows():
     assert set(data) == {"bars", "history", "evals", "episodes"}
     np.testing.assert_array_equal(data["history"]["iteration"], [1.0, 3.0])
     np.testing.assert_array_equal(data["history"]["episode"], [4.0, 12.0])
-    np.testing.assert_array_equal(data["evals"]["eval_return"], [30.0])
+    np.testing.assert_array_equal(data["evals"]["value"], [30.0])
     np.testing.assert_array_equal(data["episodes"]["return"], np.arange(12.0))
     band = {"iteration": np.array([1.0, 2.0]), "median": np.array([1.0, nan]), "low": np.zeros(2), "high": np.ones(2)}
     bands = training_datasets(200, bands={field: band for field in BAND_FIELDS})
@@ -289,14 +330,15 @@ def test_datasets_of_a_run_with_nothing_yet_are_empty_but_valid():
 
 def test_multi_seed_datasets_are_one_band_table(several):
     data = run_datasets(several, max_points=400)
-    assert set(data) == {"bars", "band"}
+    assert set(data) == {"bars", "band", "seeds"}
+    assert list(data["seeds"].columns) == ["iteration", "seed", "value"] and set(data["seeds"]["seed"]) == {4, 5, 6}
     band = data["band"]
     assert list(band.columns) == ["iteration", "median", "low", "high", "field"]
     assert set(band["field"]) == set(BAND_FIELDS)
     assert_finite(band)
     assert (band["low"] <= band["median"]).all() and (band["median"] <= band["high"]).all()
     per_field = band.groupby("field").size()
-    assert per_field["ma_return"] == 120 and per_field["eval_return"] == 120 // 5
+    assert per_field["ma_return"] == 120 and per_field["eval_value"] == 120 // 5
     small = run_datasets(several, upto=60, max_points=20)["band"]
     assert small["iteration"].max() == 60 and small.groupby("field").size().max() <= 20
 
@@ -314,7 +356,7 @@ def test_live_heatmap_spec_reads_grid_and_boundary():
     assert enc["y"]["scale"]["domain"] == list(LIVE_THETA_DOT) and enc["x"]["scale"]["domain"] == [-12, 12]
     (line,) = by_mark(spec, "line")
     assert line["data"] == {"name": "boundary"} and line["mark"]["clip"] is True
-    assert live_heatmap_chart(large=True).to_dict()["height"] == 300
+    assert live_heatmap_chart(large=True).to_dict()["height"] == 200
     assert live_heatmap_spec(large=True)["config"]["axis"]["labelFontSize"] > spec["config"]["axis"]["labelFontSize"]
 
 
