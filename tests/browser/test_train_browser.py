@@ -21,6 +21,7 @@ from conftest import assert_clean_but_known_noise, full_screenshot, screenshot, 
 
 from pg.app.presets import FORM_ADVANCED
 from pg.runs.checkpoint import load_run
+from pg.viz.training_charts import EVAL_KINDS
 
 pytestmark = pytest.mark.browser
 
@@ -305,9 +306,36 @@ def test_the_default_run_is_watchable(server, page):
     assert rate >= 4 and seconds >= 3, "watchable: several seconds at 4 or more redraws a second"
     assert re.search(r"computed in \d+\.\d\d s; shown at human pace$", caption(page))
     assert "confirmed at" in banner.inner_text()
+    # the greedy-evaluation panel was sent every evaluation: the early ones cut short (drawn as
+    # their bound), the last one completed, passed and confirmed
+    evals = [t["evals"] for t in page.chart_data if "evals" in t][-1]
+    assert [int(i) for i in evals.column("iteration").to_pylist()] == list(range(1, solved_at + 1))
+    kinds = evals.column("kind").to_pylist()
+    assert kinds[0] == EVAL_KINDS[1] and kinds[-1] == EVAL_KINDS[0], kinds
+    assert evals.column("note").to_pylist()[-1].startswith("passed, confirmed at")
     assert_clean_but_known_noise(page)
     scroll_to_top(page)
     screenshot(page, "train-default-solved")
+
+
+def test_a_collapsed_policy_is_explained(server, page):
+    """MLP, SGD, learning rate 5 (a link): the policy collapses to one push within a few
+    updates; the run stops and the banner says what happened and what to try."""
+    watch_network(page)
+    page.goto(server["url"])
+    wait_for_app(page)
+    page.goto(server["url"] + "/train?preset=neural-network&optimizer=sgd&lr=5&speed=as-fast-as-possible")
+    page.get_by_role("heading", name="Live training").wait_for()
+    wait_for_app(page)
+    button(page, "Start").click()
+    banner = page.locator(MAIN).get_by_text(re.compile(r"^Collapsed at update \d+: the policy became nearly"))
+    banner.wait_for(timeout=60_000)
+    wait_until_finished(page)
+    text = banner.inner_text()
+    assert re.search(r"it pushes (left|right) in \d+% of the heatmap's states", text), text
+    assert "smaller learning rate" in text and "entropy bonus" in text
+    assert_clean_but_known_noise(page)
+    screenshot(page, "train-collapsed")
 
 
 def test_before_start_the_page_shows_what_will_move(server, page):
