@@ -17,6 +17,14 @@ sessions redrawing charts left about 40 MB there (bench_hostile). So the janitor
 pool to give back what it holds unused (``MemoryPool.release_unused``, public pyarrow API),
 but only once pyarrow has been imported by someone else: releasing never imports it.
 
+Trimming only returns whole free pages. Two glibc defaults leave few of them in a server whose
+threads come and go: every new thread that allocates gets an arena of its own (up to 8 per
+core), each holding its own free scraps, and the mmap threshold rises each time a large block
+is freed (from 128 KiB up to 32 MiB), after which NumPy's large buffers come from those arenas
+instead of from mmap, where freeing them would return them at once. ``tune_malloc`` fixes both
+with glibc's ``mallopt`` (M_ARENA_MAX and M_MMAP_THRESHOLD; the same as the MALLOC_ARENA_MAX and
+MALLOC_MMAP_THRESHOLD_ environment variables, which a hosted server does not let us set).
+
 This module knows nothing of Streamlit: streamlit_app.py starts one janitor per server.
 """
 
@@ -42,6 +50,37 @@ def _malloc_trim():
         return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
+
+
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
+MMAP_THRESHOLD = 1 << 20  # bytes: a buffer at least this large is its own mapping, freed at once
+ARENA_MAX = 2  # arenas for the whole process (glibc's default: 8 per core)
+
+
+@cache
+def _mallopt():
+    """glibc's mallopt, or None where the C library has none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        option = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return None
+    option.argtypes, option.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return option
+
+
+def tune_malloc(mmap_threshold: int = MMAP_THRESHOLD, arena_max: int = ARENA_MAX) -> bool:
+    """Fix glibc's mmap threshold at ``mmap_threshold`` bytes and cap its arenas at
+    ``arena_max``, so that memory a finished session freed can go back to the system (see the
+    module's docstring). Returns True if the C library took both settings (glibc does)."""
+    if not (isinstance(mmap_threshold, int) and 0 < mmap_threshold <= 32 << 20):
+        raise ValueError(f"mmap_threshold must be 1 byte to 32 MiB, not {mmap_threshold!r}")
+    if not (isinstance(arena_max, int) and arena_max >= 1):
+        raise ValueError(f"arena_max must be a positive integer, not {arena_max!r}")
+    option = _mallopt()
+    if option is None:
+        return False
+    return bool(option(M_MMAP_THRESHOLD, mmap_threshold)) & bool(option(M_ARENA_MAX, arena_max))
 
 
 def can_trim() -> bool:
@@ -105,8 +144,10 @@ class MemoryJanitor:
         self._thread = threading.Thread(target=self._loop, name="pg-memory-janitor", daemon=True)
 
     def start(self) -> MemoryJanitor:
-        """Start the thread (not where the C library cannot trim: there is nothing to do)."""
+        """Tune malloc and start the thread (not where the C library cannot trim: there is
+        nothing to do)."""
         if can_trim() and not self._thread.is_alive():
+            tune_malloc()
             self._thread.start()
         return self
 
