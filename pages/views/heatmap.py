@@ -7,7 +7,7 @@ from pages.links import publish, restore
 from pages.shared import current_run, visited
 from pg.app.state import HeatmapState
 from pg.envs.cartpole import X_THRESHOLD
-from pg.viz.policy_charts import heatmap_chart, weight_decimals, weights_chart
+from pg.viz.policy_charts import heatmap_spec, weight_decimals, weights_spec
 from pg.viz.policy_grid import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
 
 RESOLUTION = 61  # cells per axis: fine enough for a smooth picture, 3,721 cells to draw
@@ -76,7 +76,7 @@ boundary = decision_boundary(policy, x, x_dot, THETA_RANGE_DEG, span, RESOLUTION
 picture, side = st.columns([1.45, 1], gap="large")
 with picture:
     dots = states[:: -(-len(states) // MAX_DOTS)] if overlay else None  # every k-th state, at most MAX_DOTS
-    st.altair_chart(heatmap_chart(grid, boundary, dots, large=present), width="stretch")
+    st.vega_lite_chart(heatmap_spec(grid, boundary, dots, large=present), width="stretch")
     low, high = grid["p_right"].min(), grid["p_right"].max()
     st.caption(
         f"Slice at x = {x:.1f} m, cart velocity {x_dot:.1f} m/s. θ > 0: the pole leans right; a pole "
@@ -110,7 +110,7 @@ with side:
             rf"\begin{{gathered}}P(\text{{right}}) = \sigma(z)\\ z = {w[0]:+.{d}f}\,x {w[1]:+.{d}f}\,\dot x\\"
             rf"{w[2]:+.{d}f}\,\theta {w[3]:+.{d}f}\,\dot\theta {w[4]:+.{d}f}\end{{gathered}}"
         )
-        st.altair_chart(weights_chart(weights, large=present, height=300 if present else 220), width="stretch")
+        st.vega_lite_chart(weights_spec(weights, large=present, height=300 if present else 220), width="stretch")
         st.caption(
             "Each weight is W[:, right] − W[:, left]: a positive (red) weight makes a push right more likely "
             "as its feature grows. The features have different units, so compare signs, not sizes."

@@ -7,7 +7,7 @@ from pages.shared import current_run, episode, nudge_range, replay
 from pg.app.state import ReplayState
 from pg.envs.cartpole import INIT_BOUND
 from pg.viz.episode import MAX_NUDGE, agent_sentence, comparison_sentence
-from pg.viz.policy_charts import nudge_range_chart, traces_chart
+from pg.viz.policy_charts import nudge_range_spec, traces_spec
 from pg.viz.render import HOLD_FRAMES
 
 STATE_SLIDERS = [
@@ -87,8 +87,8 @@ if nudge_on:
     untrained_kwargs.update(nudge_step=nudge_step, nudge=episode_kwargs["nudge"])
     with strength:  # the slider's mark: the strengths it recovers from, and the one chosen
         large = st.session_state.get("present", False)
-        st.altair_chart(nudge_range_chart(recovery.low, recovery.high, episode_kwargs["nudge"], MAX_NUDGE, large),
-                        width="stretch")
+        st.vega_lite_chart(nudge_range_spec(recovery.low, recovery.high, episode_kwargs["nudge"], MAX_NUDGE, large),
+                           width="stretch")
     if recovery.recovers:
         st.caption(recovery.sentence() + " Green, under the slider: the strengths it recovers from.")
     else:
@@ -129,7 +129,7 @@ for column, (name, iteration, policy, kwargs) in zip(st.columns(2, gap="large"),
         # (Streamlit plays an element's video by itself only the first time it draws it)
         st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{name} agent: {settings}")
         large = st.session_state.get("present", False)
-        st.altair_chart(traces_chart(shown, large=large, steps=axis_steps), width="stretch")
+        st.vega_lite_chart(traces_spec(shown, large=large, steps=axis_steps), width="stretch")
         if nudge_on and shown.length <= episode_kwargs["nudge_step"]:
             st.caption(f"This episode ended before the nudge at step {episode_kwargs['nudge_step']}.")
 st.caption(

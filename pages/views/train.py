@@ -13,14 +13,8 @@ from pg.app.pacing import follow, human_pace, step_view
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
 from pg.app.state import SPEEDS, TrainState
 from pg.runs.live import MAX_SEEDS
-from pg.viz.training_charts import (
-    arrow_datasets,
-    live_heatmap_datasets,
-    page_specs,
-    titled,
-    training_datasets,
-    with_datasets,
-)
+from pg.viz.spec import arrow_datasets, titled, with_datasets
+from pg.viz.training_charts import live_heatmap_datasets, page_specs, training_datasets
 
 TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
 BANNER = {"solved": "success", "diverged": "error", "failed": "error", "collapsed": "warning",

@@ -12,7 +12,7 @@ beside the training (a browser that falls behind queues the redraws, and a Stop 
 behind them): the live specs draw on a canvas, not SVG, with no ARIA label per mark; the
 lines carry at most 200 points, the episode dots 600 and the live heatmap 25 x 25 cells
 (measured in Chromium: 85 ms of CPU per redraw of the seven charts, against 310 ms with SVG,
-ARIA, 400 / 1200 points and 31 x 31 cells). ``arrow_datasets`` encodes each dataset once.
+ARIA, 400 / 1200 points and 31 x 31 cells). pg.viz.spec.arrow_datasets encodes each dataset once.
 
 Datasets (all NaN-free, columns as NumPy arrays):
 
@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED, MOVING_AVERAGE_EPISODES
+from pg.viz.spec import for_redraws
 from pg.viz.style import BOUNDARY, INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, TEXT_SIZES, finite_rows, styled
 
 RETURN_TITLE = "episode return (steps balanced)"
@@ -166,34 +167,9 @@ def panel_chart(panel: str, multi_seed: bool = False, max_steps: int = 500, larg
     return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
 
 
-def _for_live_redraws(spec: dict) -> dict:
-    """No inline data; drawn on a canvas (Streamlit's own choice past 2,000 marks) without an
-    ARIA label per mark: SVG nodes and their labels are most of a redraw's cost in the browser."""
-    spec.pop("datasets", None)
-    spec["usermeta"] = {**spec.get("usermeta", {}), "embedOptions": {"renderer": "canvas"}}
-    config = spec.setdefault("config", {})
-    config["mark"] = {**config.get("mark", {}), "aria": False}
-    return spec
-
-
 def live_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = False) -> dict[str, dict]:
     """Every panel's Vega-Lite dict: build once, reuse for every redraw."""
-    return {panel: _for_live_redraws(panel_chart(panel, multi_seed, max_steps, large).to_dict()) for panel in PANELS}
-
-
-def used_datasets(spec: dict) -> set[str]:
-    """The names of the named data sources a spec reads."""
-    found, stack = set(), [spec]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and "name" in data:
-                found.add(data["name"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+    return {panel: for_redraws(panel_chart(panel, multi_seed, max_steps, large).to_dict()) for panel in PANELS}
 
 
 def solve_bars(max_steps: int) -> pd.DataFrame:
@@ -235,35 +211,6 @@ def training_datasets(max_steps: int, history: dict | None = None, episodes: dic
     return data
 
 
-def titled(spec: dict, title: str) -> dict:
-    """A shallow copy of a built spec with another title (the heatmap names its seed)."""
-    old = spec.get("title")
-    return {**spec, "title": {**old, "text": title} if isinstance(old, dict) else title}
-
-
-def with_datasets(spec: dict, datasets: dict) -> dict:
-    """A shallow copy of ``spec`` carrying the ``datasets`` it reads (what st.vega_lite_chart
-    takes): each chart is sent only its own data."""
-    return {**spec, "datasets": {name: datasets[name] for name in used_datasets(spec) if name in datasets}}
-
-
-def arrow_datasets(datasets: dict[str, pd.DataFrame]) -> dict[str, bytes]:
-    """Each dataset as Arrow IPC stream bytes, the form st.vega_lite_chart sends (and passes
-    on untouched when given bytes). Encoding once per redraw, straight from the columns,
-    spares Streamlit a pandas-to-Arrow conversion per chart and per dataset: five charts
-    read "history"."""
-    import pyarrow as pa
-
-    out = {}
-    for name, frame in datasets.items():
-        table = pa.table({column: frame[column].to_numpy() for column in frame.columns})
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        out[name] = sink.getvalue().to_pybytes()
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # The small live heatmap: the same picture as the Policy heatmap page, on named data
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +249,7 @@ def live_heatmap_chart(large: bool = False, height: int | None = None):
 
 
 def live_heatmap_spec(large: bool = False) -> dict:
-    return _for_live_redraws(live_heatmap_chart(large).to_dict())
+    return for_redraws(live_heatmap_chart(large).to_dict())
 
 
 SPEC_CACHE_SIZE = 32
@@ -317,7 +264,7 @@ def page_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = Fal
 
     Built once per layout (building validates, which takes far longer than a redraw) and kept
     for the ``SPEC_CACHE_SIZE`` most recently used layouts. The dicts are shared by every
-    session: read them, never modify them (``with_datasets`` makes a copy).
+    session: read them, never modify them (pg.viz.spec.with_datasets makes a copy).
     """
     return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec(large)}
 

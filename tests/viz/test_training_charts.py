@@ -16,6 +16,7 @@ from pg.algo.reinforce import TrainConfig
 from pg.app.live_view import chart_columns
 from pg.runs.live import LiveRun
 from pg.viz.policy_grid import policy_grid
+from pg.viz.spec import arrow_datasets, titled, used_datasets, with_datasets
 from pg.viz.style import PUSH_LEFT, PUSH_RIGHT
 from pg.viz.training_charts import (
     BAND_FIELDS,
@@ -24,7 +25,6 @@ from pg.viz.training_charts import (
     LIVE_THETA_DOT,
     PANELS,
     SPEC_CACHE_SIZE,
-    arrow_datasets,
     evaluation_points,
     live_heatmap_chart,
     live_heatmap_datasets,
@@ -32,10 +32,7 @@ from pg.viz.training_charts import (
     live_specs,
     page_specs,
     panel_chart,
-    titled,
     training_datasets,
-    used_datasets,
-    with_datasets,
 )
 
 SINGLE_DATA = {"returns": {"episodes", "history", "bars"}, "eval": {"evals", "bars"}}
