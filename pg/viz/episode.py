@@ -95,18 +95,24 @@ def comparison_sentence(first: str, first_episode: Episode, second: str, second_
     return f"The {longer} agent lasted {steps} steps longer than the {shorter} one."
 
 
+REPLAY_FRAME_STEP = 2
+"""Replay's clips draw every second state: 25 pictures a second, in real time, made in half the
+time (a new seed is two new clips; issue "Instant")."""
+
+
 def episode_video(episode: Episode, n_frames: int | None = None, axis_steps: int | None = None,
-                  width: int = 480, height: int = 400) -> bytes:
+                  width: int = 480, height: int = 400, frame_step: int = REPLAY_FRAME_STEP) -> bytes:
     """The MP4 of ``episode``: frames s_0 ... s_T, then s_T held (labelled with ``end_label``)
     up to ``n_frames`` frames, with a strip of θ over time steps 0 ... ``axis_steps`` under the
     cart and a playhead at the frame's step. Two clips with the same ``n_frames`` last equally
-    long; with the same ``axis_steps`` their strips share one time axis."""
+    long; with the same ``axis_steps`` their strips share one time axis. ``frame_step``: see
+    pg.viz.render.replay_video."""
     from pg.viz import render  # pygame and PyAV: imported when a video is made
 
     return render.replay_video(
         episode.states, episode.actions, episode.p_right, np.append(episode.nudges, 0.0),
         width=width, height=height, n_frames=n_frames, end_label=episode.end_label,
-        strip_steps=axis_steps if axis_steps is not None else episode.length,
+        strip_steps=axis_steps if axis_steps is not None else episode.length, frame_step=frame_step,
     )  # fmt: skip
 
 

@@ -659,14 +659,30 @@ class _Mp4Writer:
             raise ValueError(f"each frame must be {expected} like the first; got {frame.shape} {frame.dtype}")
         self._submit(self._av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(frame), format="rgb24"))
 
-    def write_surface(self, surface: Any) -> None:
-        """Queue a pygame Surface's pixels, read straight from its buffer (no RGB copy)."""
+    def write_surface(self, surface: Any, at: int | None = None) -> None:
+        """Queue a pygame Surface's pixels, read straight from its buffer (no RGB copy), as the
+        frame shown from frame time ``at`` (default: the next one; times only move forward)."""
+        if at is not None:
+            if at < self._n_frames:
+                raise ValueError(f"frame time {at} is before the next one, {self._n_frames}")
+            self._n_frames = int(at)
         pixel_format = _raw_pixel_format(surface)
         if pixel_format is None:
             self.write_rgb(_to_array(surface))
             return
         raw = np.frombuffer(surface.get_buffer(), np.uint8).reshape(self._size[1], self._size[0], 4)
         self._submit(self._av.VideoFrame.from_numpy_buffer(raw, format=pixel_format))
+
+    def hold(self, surface: Any, frames: int) -> None:
+        """Show ``surface`` for the next ``frames`` frame times, encoded as two frames at most:
+        one now and one at the last of those times (an MP4's frames may last any time, and an
+        encoded frame costs as much as a drawn one). The clip's duration is as if each had
+        been written."""
+        if frames >= 1:
+            last = self._n_frames + frames - 1
+            self.write_surface(surface)
+            if frames >= 2:
+                self.write_surface(surface, at=last)  # the frame times in between: nothing sent
 
     def _submit(self, rgb_frame: Any) -> None:
         """Convert to yuv420p now (a copy: ``rgb_frame`` may share memory with the caller's
@@ -751,21 +767,27 @@ def replay_video(
     n_frames: int | None = None,
     end_label: str | None = None,
     strip_steps: int | None = None,
+    frame_step: int = 1,
 ) -> bytes:
     """Render an episode and encode it as MP4 bytes: ``max(T, n_frames)`` frames at ``fps``.
 
     Same pictures as ``render_frames`` (arguments as there), but each frame goes to the
     encoder as soon as it is drawn, so the episode is never held in memory as pixels. Frames
     after the T-th repeat the last one with ``end_label`` written on it, so a short episode
-    holds its end instead of looping. With ``strip_steps``, the bottom ``STRIP_FRACTION`` of
+    holds its end instead of looping (encoded as one frame that lasts, ``_Mp4Writer.hold``). With ``strip_steps``, the bottom ``STRIP_FRACTION`` of
     the frame plots theta against time steps 0 ... strip_steps with a playhead at the frame's
     step (two clips with equal ``strip_steps`` share one time axis).
+
+    ``frame_step`` = k draws every k-th state (and the last), each shown for k frame times: a
+    clip as long, at ``fps / k`` pictures a second, made k times faster.
     """
     _check_size(width, height)
     if n_frames is not None and int(n_frames) < 1:
         raise ValueError(f"n_frames must be a positive number of frames; got {n_frames!r}")
     if strip_steps is not None and int(strip_steps) < 1:
         raise ValueError(f"strip_steps must be a positive number of time steps; got {strip_steps!r}")
+    if isinstance(frame_step, bool) or not isinstance(frame_step, (int, np.integer)) or frame_step < 1:
+        raise ValueError(f"frame_step must be a positive integer; got {frame_step!r}")
     frames = list(_episode(states, actions, p_right, nudges))  # checks every input first
     surface = _pygame().Surface((width, height))
     scene, strip, points, background = surface, None, [], None
@@ -777,16 +799,17 @@ def replay_video(
         points = _strip_points(thetas, int(strip_steps), width, strip_height)
         background = _strip_background(points, width, strip_height)
     with _Mp4Writer(width, height, fps) as writer:
-        for frame_args in frames:
+        for index, frame_args in enumerate(frames):
+            if index % frame_step and index != len(frames) - 1:
+                continue  # shown by the frame before it
             with _DRAW_LOCK:
                 _draw(scene, *frame_args)
                 if strip is not None:
                     _draw_strip(strip, background, points, frame_args[3])
-            writer.write_surface(surface)
+            writer.write_surface(surface, at=index)
         held = max(0, int(n_frames or 0) - len(frames))
         if held and end_label:
             with _DRAW_LOCK:
                 _draw_end_label(scene, end_label)
-        for _ in range(held):
-            writer.write_surface(surface)
+        writer.hold(surface, held)
         return writer.finish()

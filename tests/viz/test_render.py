@@ -59,6 +59,12 @@ def decode(mp4: bytes):
         return frames, container.duration / av.time_base, stream
 
 
+def frame_times(mp4: bytes) -> list[float]:
+    """When each frame of an MP4 is shown, in seconds."""
+    with av.open(io.BytesIO(mp4)) as container:
+        return [float(f.time) for f in container.decode(container.streams.video[0])]
+
+
 def episode(n_frames: int = 40):
     """A smooth synthetic episode: states (T, 4), actions (T,), p_right (T,)."""
     t = np.arange(n_frames)
@@ -285,7 +291,9 @@ def test_a_short_episode_holds_its_last_frame_with_its_end_label():
     states, actions, p_right = episode(20)
     mp4 = replay_video(states, actions, p_right, n_frames=45, end_label="fell at step 19")
     decoded, duration, _ = decode(mp4)
-    assert len(decoded) == 45 and duration == pytest.approx(45 / 50, abs=1e-3)
+    assert duration == pytest.approx(45 / 50, abs=1e-3), "as long as 45 frames"
+    assert len(decoded) == 22, "the 25 held frame times are one frame that lasts (and the last one again)"
+    assert frame_times(mp4)[-2:] == pytest.approx([20 / 50, 44 / 50]), "shown from step 20 to the end"
     held = decoded[20:].astype(np.int16)
     drift = np.abs(held - held[-1]).mean(axis=(1, 2, 3))  # lossy: a repeated frame is refined
     assert drift.max() < 0.5, "every frame after the episode is the same picture"
@@ -299,9 +307,9 @@ def test_a_short_episode_holds_its_last_frame_with_its_end_label():
 
 def test_two_clips_of_different_lengths_last_equally_long():
     short, long = episode(12), episode(40)
-    clips = [decode(replay_video(*e, n_frames=60, strip_steps=39, height=400)) for e in (short, long)]
-    assert [len(frames) for frames, _, _ in clips] == [60, 60]
-    assert clips[0][1] == pytest.approx(clips[1][1])
+    clips = [replay_video(*e, n_frames=60, strip_steps=39, height=400) for e in (short, long)]
+    assert [decode(mp4)[1] for mp4 in clips] == pytest.approx([60 / 50, 60 / 50], abs=1e-3)
+    assert [frame_times(mp4)[-1] for mp4 in clips] == pytest.approx([59 / 50, 59 / 50]), "the last frame at 59"
 
 
 def playhead_column(frame: np.ndarray) -> float:
@@ -319,14 +327,30 @@ def test_the_strip_playhead_moves_along_one_shared_time_axis():
     left, right = render.STRIP_LABEL_FRACTION * WIDTH, (1 - render.STRIP_RIGHT_FRACTION) * WIDTH
     for t in (0, 30, 59):
         assert playhead_column(frames[t]) == pytest.approx(left + t / steps * (right - left), abs=2.5)
-    assert playhead_column(frames[69]) == pytest.approx(playhead_column(frames[59]), abs=1), "held at the end"
+    assert len(frames) == 62 and playhead_column(frames[-1]) == pytest.approx(playhead_column(frames[59]), abs=1), \
+        "held at the end"
     scene = frames[0][: height - round(render.STRIP_FRACTION * height)]
     assert colour_mask(scene, render.POLE_RGB).sum() > 100, "the cart scene sits above the strip"
 
 
 @pytest.mark.parametrize(
-    "kwargs, message", [({"n_frames": 0}, "n_frames"), ({"strip_steps": 0}, "strip_steps")]
+    "kwargs, message", [({"n_frames": 0}, "n_frames"), ({"strip_steps": 0}, "strip_steps"),
+                        ({"frame_step": 0}, "frame_step"), ({"frame_step": 1.5}, "frame_step")]
 )
 def test_bad_hold_or_strip_is_refused_in_words(kwargs, message):
     with pytest.raises(ValueError, match=message):
         replay_video(*episode(5), **kwargs)
+
+
+def test_every_second_state_keeps_the_clip_in_real_time_and_ends_on_the_last_state():
+    states, actions, p_right = episode(21)  # steps 0 ... 20
+    every, half = (replay_video(states, actions, p_right, n_frames=30, frame_step=k) for k in (1, 2))
+    assert decode(half)[1] == pytest.approx(decode(every)[1]) == pytest.approx(30 / 50, abs=1e-3)
+    times = frame_times(half)
+    assert times[:11] == pytest.approx([2 * k / 50 for k in range(11)]), "steps 0, 2, ..., 20 at their own time"
+    assert times[-1] == pytest.approx(29 / 50), "then held to the end"
+    frames_every, frames_half = decode(every)[0], decode(half)[0]
+    for k in (0, 5, 10):  # the picture of step 2k is the same in both (lossy: nearly)
+        assert np.abs(frames_half[k].astype(int) - frames_every[2 * k]).mean() < 2
+    odd = replay_video(*episode(20), frame_step=2)  # steps 0 ... 19: 19 is odd, drawn anyway
+    assert frame_times(odd)[-1] == pytest.approx(19 / 50)
