@@ -5,20 +5,15 @@ Pages import from here; it imports pg, never a page.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from pages.links import open_linked_run
-from pg.algo.policies import policy_from_spec
 from pg.app import registry
 from pg.app.memory import MemoryJanitor
 from pg.app.text import file_name, plain
 from pg.runs.checkpoint import CheckpointError, Run, load_run
-from pg.viz.episode import Episode, episode_video, run_episode, visited_states
-from pg.viz.nudge import NudgeRange, recoverable_range
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_POLICY = ROOT / "assets" / "policy.npz"
@@ -47,65 +42,6 @@ def current_run() -> tuple[Run, str]:
     if label == f"your file {ss.get('run_file')}":  # the uploader's run: the name is the visitor's text
         return run, f"your file {file_name(ss['run_file'])}"
     return run, label
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _replay(
-    spec_json: str, params: np.ndarray, episode_kwargs_json: str, video_json: str = "null"
-) -> tuple[Episode, bytes]:
-    from pg.viz import render
-
-    policy = policy_from_spec(json.loads(spec_json), params)
-    episode = run_episode(policy, **json.loads(episode_kwargs_json))
-    video_options = json.loads(video_json)
-    if video_options is None:  # Home's clip: the episode as it ran, looping
-        return episode, render.replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges)
-    return episode, episode_video(episode, **video_options)
-
-
-def replay(policy, video: dict | None = None, **episode_kwargs) -> tuple[Episode, bytes]:
-    """One recorded episode of ``policy`` and its MP4, cached across reruns and sessions.
-    ``video``: pg.viz.episode.episode_video's options (frames, shared time axis); None for a
-    plain looping clip."""
-    return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True),
-                   json.dumps(video, sort_keys=True))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _episode(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> Episode:
-    return run_episode(policy_from_spec(json.loads(spec_json), params), **json.loads(episode_kwargs_json))
-
-
-def episode(policy, **episode_kwargs) -> Episode:
-    """One recorded episode of ``policy`` (no video), cached: what a page needs to size its clips."""
-    return _episode(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def _nudge_range(spec_json: str, params: np.ndarray, episode_kwargs_json: str) -> NudgeRange:
-    return recoverable_range(policy_from_spec(json.loads(spec_json), params), **json.loads(episode_kwargs_json))
-
-
-def nudge_range(policy, **episode_kwargs) -> NudgeRange:
-    """The nudges ``policy`` recovers from (pg.viz.nudge), cached per (policy, start, step, mode)."""
-    return _nudge_range(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
-
-
-@st.cache_resource(show_spinner=False)
-def shipped_replay() -> tuple[Episode, bytes]:
-    """Home's agent: the shipped policy's seed-0 episode and its MP4, made once per server and
-    shared by every session as it is (no copy per visitor)."""
-    return replay(shipped_run().policy, seed=0)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _visited(spec_json: str, params: np.ndarray, episodes: int, seed: int) -> np.ndarray:
-    return visited_states(policy_from_spec(json.loads(spec_json), params), episodes=episodes, seed=seed)
-
-
-def visited(policy, episodes: int = 8, seed: int = 0) -> np.ndarray:
-    """(M, 4) the states of ``episodes`` greedy episodes of ``policy``, cached."""
-    return _visited(json.dumps(policy.spec), policy.params, episodes, seed)
 
 
 @st.cache_resource(show_spinner=False)

@@ -3,12 +3,13 @@
 import numpy as np
 import streamlit as st
 
+from pages.cached import policy_picture, visited
 from pages.links import publish, restore
-from pages.shared import current_run, visited
+from pages.shared import current_run
 from pg.app.state import HeatmapState
 from pg.envs.cartpole import X_THRESHOLD
 from pg.viz.policy_charts import heatmap_spec, weight_decimals, weights_spec
-from pg.viz.policy_grid import THETA_RANGE_DEG, decision_boundary, linear_weights, policy_grid, theta_dot_range
+from pg.viz.policy_grid import THETA_RANGE_DEG, linear_weights, theta_dot_range
 
 RESOLUTION = 61  # cells per axis: fine enough for a smooth picture, 3,721 cells to draw
 GREEDY_EPISODES = 8
@@ -69,8 +70,7 @@ states = visited(policy, GREEDY_EPISODES)
 # states), so the picture does not jump as the slider moves
 limit = max(theta_dot_range(visited(p, GREEDY_EPISODES))[1] for _, p in (snapshots[0], snapshots[-1]))
 span = (-limit, limit)
-grid = policy_grid(policy, x, x_dot, THETA_RANGE_DEG, span, RESOLUTION)
-boundary = decision_boundary(policy, x, x_dot, THETA_RANGE_DEG, span, RESOLUTION)
+grid, boundary = policy_picture(policy, x, x_dot, THETA_RANGE_DEG, span, RESOLUTION)
 
 # --- draw -----------------------------------------------------------------------------------
 picture, side = st.columns([1.45, 1], gap="large")

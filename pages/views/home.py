@@ -3,10 +3,11 @@ and the map of the pages."""
 
 import streamlit as st
 
+from pages.cached import shipped_replay
 from pages.links import publish, restore
 from pages.nav import PAGES
 from pages.presenter import story_panel
-from pages.shared import shipped_replay, shipped_run
+from pages.shared import shipped_run
 from pg.app.state import HomeState
 
 restore(HomeState, "home_")  # Home takes no settings: this only warns about unknown ones

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from pages.cached import episode, nudge_range, replay
 from pages.links import publish, restore
-from pages.shared import current_run, episode, nudge_range, replay
+from pages.shared import current_run
 from pg.app.state import ReplayState
 from pg.envs.cartpole import INIT_BOUND
 from pg.viz.episode import MAX_NUDGE, agent_sentence, comparison_sentence

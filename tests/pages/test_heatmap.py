@@ -168,3 +168,41 @@ def test_an_untrained_checkpoint_is_called_undecided(shipped):
     p_right = heatmap_cells(at)["p_right"]
     # the shipped run starts near-uniform (weights ~ N(0, 0.01^2)): P within 0.5 +- 0.05 everywhere
     assert ("Undecided everywhere" in texts(at)) == (p_right.max() - p_right.min() < 0.1)
+
+
+def test_each_control_recomputes_only_what_it_feeds(monkeypatch):
+    """Issue "Instant": the overlay switch recomputes nothing; a slice slider recomputes the
+    grid but not the visited states, and no control rebuilds the chart's layout once seen."""
+    import pages.cached as cached
+    from pg.viz.spec import template_spec
+
+    calls = {"grid": 0, "boundary": 0, "visited": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    cached._picture.clear()  # the cache is the server's: earlier tests drew slices too
+    monkeypatch.setattr(cached, "policy_grid", counted("grid", cached.policy_grid))
+    monkeypatch.setattr(cached, "decision_boundary", counted("boundary", cached.decision_boundary))
+    monkeypatch.setattr(cached, "visited_states", counted("visited", cached.visited_states))
+    at = open_page("heatmap")
+
+    def after(change) -> dict:
+        before, builds = dict(calls), template_spec.cache_info().misses
+        change()
+        at.run()
+        assert not at.exception
+        return {k: calls[k] - before[k] for k in calls} | {"layouts": template_spec.cache_info().misses - builds}
+
+    at.toggle(key="heatmap_overlay").set_value(False)
+    at.run()
+    at.toggle(key="heatmap_overlay").set_value(True)
+    at.run()  # both layouts seen
+    nothing = {"grid": 0, "boundary": 0, "visited": 0, "layouts": 0}
+    assert after(lambda: at.toggle(key="heatmap_overlay").set_value(False)) == nothing
+    assert after(lambda: at.toggle(key="heatmap_overlay").set_value(True)) == nothing
+    assert after(lambda: at.slider(key="heatmap_x").set_value(1.7)) == nothing | {"grid": 1, "boundary": 1}
+    assert after(lambda: at.slider(key="heatmap_x").set_value(0.0)) == nothing, "seen before: cached"

@@ -19,7 +19,7 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
     run = load_run(SHIPPED_POLICY)
     # the caption's numbers are computed from the shipped run, not typed
     assert f"{run.policy.params.size} numbers" in page_text
-    shown = run_episode(run.policy, seed=0)  # the episode in the video (pages.shared.shipped_replay)
+    shown = run_episode(run.policy, seed=0)  # the episode in the video (pages.cached.shipped_replay)
     assert f"in the episode shown: it {shown.summary}, taking the likelier push" in page_text
     assert shown.summary == f"balanced all {run.config['max_episode_steps']} steps"
     assert f"{len(run.history['iteration'])} updates" in page_text
@@ -35,7 +35,7 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
 
 def test_the_agent_on_home_is_made_once_per_server(monkeypatch):
     """Fifty visitors opening Home share one recorded episode and one encoded video."""
-    from pages.shared import _replay, shipped_replay
+    from pages.cached import _replay, shipped_replay
 
     calls = []
     monkeypatch.setattr("pg.viz.render.replay_video", lambda states, *a, **k: calls.append(len(states)) or b"mp4")

@@ -216,3 +216,31 @@ def test_a_nudge_range_warns_when_the_trained_agent_fails_on_its_own(quick_video
     expected = recoverable_range(run.policy, seed=0, nudge_step=100)
     assert not expected.recovers
     assert [w.value for w in at.warning] == [expected.sentence()]
+
+
+def test_a_change_renders_only_the_clips_it_changes(monkeypatch):
+    """Issue "Instant": a setting already seen renders nothing; the trained agent's mode renders
+    the trained clip alone when the time axis stays (the untrained agent samples either way)."""
+    import pages.cached as cached
+
+    rendered = []
+    monkeypatch.setattr("pg.viz.render.replay_video",
+                        lambda states, *a, **k: rendered.append(len(states)) or b"mp4 %d" % len(states))
+    cached._replay.clear()
+    at = open_page("replay")  # through Home, whose clip may be made here too
+    assert len(rendered) >= 2, "two clips on the first visit"
+
+    def renders(change) -> list[int]:
+        rendered.clear()
+        change()
+        at.run()
+        assert not at.exception
+        return list(rendered)
+
+    trained = lengths(at)[1]
+    sampled = renders(lambda: at.radio(key="replay_mode").set_value("sampled"))
+    assert lengths(at)[1] == trained == 500, "sampled, the shipped agent also lasts 500 steps: the same time axis"
+    assert sampled == [trained + 1], "so the untrained clip is reused; only the trained one is new"
+    assert renders(lambda: at.radio(key="replay_mode").set_value("greedy")) == [], "seen before: cached"
+    assert renders(lambda: at.toggle(key="replay_nudge").set_value(False)) == [], "unchanged: nothing"
+    assert len(renders(lambda: at.number_input(key="replay_seed").set_value(7))) == 2, "a new start: both"
