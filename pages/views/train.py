@@ -8,7 +8,15 @@ from pages.links import publish, restore
 from pages.live_loop import placeholders, run_and_redraw
 from pages.shared import form_widget, run_registry
 from pg.algo.reinforce import ConfigError, initial_policy
-from pg.app.live_view import chart_columns, empty_columns, progress_text, run_status, solve_rule, untrained
+from pg.app.live_view import (
+    chart_columns,
+    empty_columns,
+    progress_text,
+    run_status,
+    solve_rule,
+    untrained,
+    untrained_config,
+)
 from pg.app.pacing import follow, human_pace, step_view
 from pg.app.presets import FORM_ADVANCED, FORM_MAIN, PRESETS, form_values, preset_config, try_config
 from pg.app.state import SPEEDS, TrainState
@@ -140,8 +148,13 @@ buttons[3].button("Reset", on_click=reset, key="train_reset", icon=":material/re
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def untrained_of(config):
+def _untrained(config):
     return untrained(config)
+
+
+def untrained_of(config):
+    """The untrained agent's returns, cached per policy, seed and episodes: not per learning rate."""
+    return _untrained(untrained_config(config))
 
 
 @st.fragment

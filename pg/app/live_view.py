@@ -180,6 +180,16 @@ class Untrained:
     episodes: int
 
 
+UNTRAINED_FIELDS = ("policy", "hidden", "seed", "eval_episodes", "max_episode_steps")
+"""the fields of a TrainConfig that ``untrained`` reads (initial_policy reads the first three)"""
+
+
+def untrained_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with every field ``untrained`` does not read at its default: configs that differ
+    only in those (a learning rate, a baseline...) share one untrained agent, one cache entry."""
+    return TrainConfig(**{name: getattr(cfg, name) for name in UNTRAINED_FIELDS})
+
+
 def untrained(cfg: TrainConfig) -> Untrained:
     """The returns of ``cfg``'s initial policy on ``cfg.eval_episodes`` episodes, sampled and
     greedy, from start states of their own (seeded by the config's seed: deterministic)."""

@@ -17,6 +17,7 @@ from pg.app.live_view import (
     run_status,
     solve_rule,
     untrained,
+    untrained_config,
 )
 from pg.runs.collapse import COLLAPSE_UPDATES
 from pg.runs.history import HISTORY_FIELDS
@@ -213,3 +214,15 @@ def test_the_solve_rule_is_said_with_the_config_values():
     assert solve_rule(TrainConfig(eval_episodes=30, solve_return=400.0)) == (
         "Solved means: a greedy evaluation on 30 episodes averages at least 400, and a second one on 30 fresh "
         "episodes, run at once, confirms it.")
+
+
+def test_the_untrained_agent_reads_only_its_own_fields():
+    """Its cache key: a learning rate or a baseline changes nothing about the untrained agent."""
+    cfg = TrainConfig(eval_episodes=20, lr=0.03, baseline="none", gamma=0.9, batch_episodes=4, seed=5)
+    key = untrained_config(cfg)
+    assert key == untrained_config(TrainConfig(eval_episodes=20, seed=5, optimizer="sgd", entropy_coef=0.1))
+    assert key.lr == TrainConfig().lr and key.seed == 5 and key.eval_episodes == 20
+    assert untrained(key) == untrained(cfg)
+    for other in (TrainConfig(eval_episodes=20, seed=6), TrainConfig(eval_episodes=20, seed=5, policy="mlp"),
+                  TrainConfig(eval_episodes=20, seed=5, max_episode_steps=10)):
+        assert untrained_config(other) != key and untrained(other) != untrained(cfg)
