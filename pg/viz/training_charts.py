@@ -262,11 +262,34 @@ the time limit takes any value up to 100,000: with no bound, 300 time limits hel
 def page_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = False) -> dict[str, dict]:
     """The Live training page's specs for one layout: every panel's and the live heatmap's.
 
-    Built once per layout (building validates, which takes far longer than a redraw) and kept
-    for the ``SPEC_CACHE_SIZE`` most recently used layouts. The dicts are shared by every
-    session: read them, never modify them (pg.viz.spec.with_datasets makes a copy).
+    Built once per (several seeds?, presenter mode) (building validates, which takes far longer
+    than a redraw: about a second for the seven charts), then given the y scales' top for each
+    time limit (a copy, in milliseconds), and kept for the ``SPEC_CACHE_SIZE`` most recently
+    used layouts. The dicts are shared by every session: read them, never modify them
+    (pg.viz.spec.with_datasets makes a copy).
     """
-    return {**live_specs(multi_seed, max_steps, large), "heatmap": live_heatmap_spec(large)}
+    return _with_top(_built_specs(bool(multi_seed), bool(large)), int(max_steps))
+
+
+_TOP = 987_654_321
+"""the time limit the layouts are built with: no form allows it, so ``[0, _TOP]`` marks exactly
+the y scales whose top is the time limit"""
+
+
+@lru_cache(maxsize=4)
+def _built_specs(multi_seed: bool, large: bool) -> dict[str, dict]:
+    return {**live_specs(multi_seed, _TOP, large), "heatmap": live_heatmap_spec(large)}
+
+
+def _with_top(node, top: int):
+    """A copy of a built spec with every y scale's top (``_TOP``) set to ``top``."""
+    if isinstance(node, dict):
+        if node.get("domain") == [0, _TOP]:
+            return {**node, "domain": [0, top]}
+        return {key: _with_top(value, top) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_top(value, top) for value in node]
+    return node
 
 
 def live_heatmap_datasets(policy, resolution: int = 25) -> dict[str, pd.DataFrame]:

@@ -392,23 +392,28 @@ def test_the_live_heatmap_changes_as_the_policy_learns():
 
 
 def test_page_specs_are_built_once_per_layout_and_kept_for_a_bounded_number_of_layouts(monkeypatch):
-    """The page's spec cache is an LRU: the time limit takes any of 100,000 values, and with
-    no bound 300 time limits held 42 MB."""
+    """Building is per (several seeds?, presenter mode); each time limit (any of 100,000
+    values) is a copy with its y scales' top, and the copies are an LRU (with no bound, 300 time
+    limits held 42 MB)."""
     import pg.viz.training_charts as training_charts
 
     page_specs.cache_clear()
+    training_charts._built_specs.cache_clear()
     first = page_specs(False, 500, False)
-    assert page_specs(False, 500, False) is first  # built once, shared
-    assert first == {**live_specs(False, 500, False), "heatmap": live_heatmap_spec(False)}
+    assert page_specs(False, 500, False) is first  # made once, shared
+    for layout in ((False, 500, False), (False, 200, True), (True, 37, False)):  # the same as a build for it
+        assert page_specs(*layout) == {**live_specs(*layout), "heatmap": live_heatmap_spec(layout[2])}
     built = []  # from here on, a stand-in builder (a real build takes about a second)
     monkeypatch.setattr(training_charts, "live_specs", lambda *layout: built.append(layout) or {"returns": {}})
     monkeypatch.setattr(training_charts, "live_heatmap_spec", lambda large: {})
+    training_charts._built_specs.cache_clear()
     for max_steps in range(1000, 1000 + SPEC_CACHE_SIZE + 8):
         page_specs(False, max_steps, False)
         page_specs(False, max_steps, False)
-    assert len(built) == SPEC_CACHE_SIZE + 8  # once per layout
+    assert len(built) == 1, "one build for every time limit"
     info = page_specs.cache_info()
     assert info.maxsize == SPEC_CACHE_SIZE <= 64
     assert info.currsize == SPEC_CACHE_SIZE
     assert page_specs(False, 500, False) is not first  # the least recently used layout went first
     page_specs.cache_clear()
+    training_charts._built_specs.cache_clear()
