@@ -70,7 +70,7 @@ def next_value(kind: str, w, k: int):
         step = w.step or 1
         value = w.value + step if w.max is None or w.value + step <= w.max else w.value - step
         return type(w.value)(value) if isinstance(w.value, (int, float)) else value
-    low, high, step = w.min, w.max, w.step or 1  # slider: a new value each time, back at the end
+    high, step = w.max, w.step or 1  # slider: a new value each time, back at the end
     value = w.value[0] if isinstance(w.value, (tuple, list)) else w.value
     new = value + step * (1 if value + step <= high else -1)
     new = round(new, 10) if isinstance(new, float) else new
