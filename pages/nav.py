@@ -80,6 +80,19 @@ PAGES: tuple[PageInfo, ...] = (
         "the trained policy recovers from.",
     ),
     PageInfo(
+        "pages/views/credit.py",
+        "Credit assignment",
+        ":material/timeline:",
+        "credit",
+        "One episode, step by step: the advantage of each action, and what one update did to its probability.",
+        "The rule in one sentence: make actions followed by more return than expected more likely. Step "
+        "through one episode: the return that followed each action, the baseline the trainer expected, "
+        "and their difference, the advantage. The lower chart is what one real update did to each action's "
+        "probability; the sentence above the slider counts the steps that moved with their advantage's "
+        "sign. Not all do: one update serves the whole batch. Ask the room the question under the charts "
+        "before anyone answers it.",
+    ),
+    PageInfo(
         "pages/views/compare.py",
         "Compare estimators",
         ":material/compare_arrows:",

@@ -315,6 +315,15 @@ class ReplayState:
 
 
 @dataclass(frozen=True)
+class CreditState:
+    """Credit assignment. As on the heatmap the page checks ``checkpoint`` against the run
+    shown; None is the page's default, the run's first checkpoint after update 0."""
+
+    checkpoint: int | None = integer(None, 0, 10_000_000, none_means="the first checkpoint after update 0")
+    seed: int = integer(0, 0, 99_999)
+
+
+@dataclass(frozen=True)
 class CompareState:
     """Compare estimators: the sidebar (which estimators, GAE's lambda, seeds, episodes per
     update, the critic, normalisation). The results come from pressing Run: the same settings
@@ -536,6 +545,7 @@ __all__ = [
     "TrainState",
     "HeatmapState",
     "ReplayState",
+    "CreditState",
     "CompareState",
     "APP_KEYS",
     "SPEEDS",

@@ -18,6 +18,7 @@ from pg.app.state import (
     SPEEDS,
     AppState,
     CompareState,
+    CreditState,
     HeatmapState,
     HomeState,
     ReplayState,
@@ -35,8 +36,8 @@ from pg.runs.footprint import RUN_BUDGET
 from pg.runs.live import MAX_SEEDS
 
 CONFIG = [name for name, *_ in FORM_MAIN + FORM_ADVANCED]
-KINDS = [AppState, HomeState, TheoremState, TrainState, HeatmapState, ReplayState, CompareState]
-PAGE_KINDS = [TheoremState, TrainState, HeatmapState, ReplayState, CompareState]
+KINDS = [AppState, HomeState, TheoremState, TrainState, HeatmapState, ReplayState, CreditState, CompareState]
+PAGE_KINDS = [TheoremState, TrainState, HeatmapState, ReplayState, CreditState, CompareState]
 
 
 def allows(spec, value) -> bool:
@@ -296,6 +297,8 @@ CORPUS = [
     (ReplayState, "theta", "0.5", ["theta", "[-0.05, 0.05]"]),
     (ReplayState, "nudge_step", "500", ["nudge_step", "[1, 499]"]),
     (ReplayState, "nudge_strength", "-3.05", ["nudge_strength", "in steps of 0.1"]),
+    (CreditState, "seed", "-1", ["seed", "[0, 99999]"]),
+    (CreditState, "checkpoint", "one", ["checkpoint"]),
     (ReplayState, "start_by_hand", "ja", ["start_by_hand"]),
     (AppState, "present", "please", ["present", "1 or 0", "using off"]),
     # too long, not ASCII, not printable, injection strings

@@ -198,6 +198,7 @@ LAST_DRAWN = {
     "Live training": '[data-testid="stMain"] [data-testid="stButton"]:has-text("Reset")',
     "Policy heatmap": '[data-testid="stMain"] [data-testid="stMetricValue"]',
     "Replay": '[data-testid="stMain"] [data-testid="stVegaLiteChart"] >> nth=1',
+    "Credit assignment": '[data-testid="stMain"] [data-testid="stRadio"]',
     "Compare estimators": '[data-testid="stMain"] [data-testid="stExpander"]:has-text("How the variance is measured")',
 }
 

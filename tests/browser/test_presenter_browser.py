@@ -20,6 +20,7 @@ STORY = [  # (url path, heading) in teaching order
     ("/train", "Live training"),
     ("/heatmap", "Policy heatmap"),
     ("/replay", "Replay"),
+    ("/credit", "Credit assignment"),
     ("/compare", "Compare estimators"),
 ]
 SIZES = """() => { const size = s => { const e = document.querySelector(s);

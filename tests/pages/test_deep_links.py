@@ -484,3 +484,22 @@ def test_the_form_refuses_a_run_over_the_memory_budget():
     (error,) = at.error
     assert "This run would need about" in error.value and "the limit here is 120 MB" in error.value
     assert at.button(key="train_start").disabled and at.button(key="train_step").disabled
+
+
+def test_credit_link_sets_checkpoint_and_seed_and_round_trips(shipped_iterations):
+    at = visit("credit", {"checkpoint": str(shipped_iterations[4]), "seed": "3"})
+    assert_clean(at)
+    assert warnings_of(at) == []
+    assert at.select_slider(key="credit_checkpoint").value == shipped_iterations[4]
+    assert at.number_input(key="credit_seed").value == 3
+
+    def change(at):
+        at.select_slider(key="credit_checkpoint").set_value(shipped_iterations[6]).run()
+        at.number_input(key="credit_seed").set_value(11).run()
+
+    first, second = round_trip("credit", change)
+    assert first.query_params == {"checkpoint": str(shipped_iterations[6]), "seed": "11"}
+    assert all_widgets(second, "credit_") == all_widgets(first, "credit_")
+    bad = visit("credit", {"checkpoint": "99999", "seed": "-4"})
+    assert_clean(bad)
+    assert len(warnings_of(bad)) == 2, "both bad values are named; the page shows its defaults"

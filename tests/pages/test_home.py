@@ -29,6 +29,7 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
         "train": "**Live training**",
         "heatmap": "**Policy heatmap**",
         "replay": "**Replay**",
+        "credit": "**Credit assignment**",
         "compare": "**Compare estimators**",
     }
 

@@ -1,0 +1,110 @@
+"""Charts of one episode's credit (pg.lessons.credit): the return, the baseline and the advantage
+at every step, and how one update moved each step's log-probability. Arrays in, ``alt.Chart`` out.
+
+Colour means the sign of the advantage in both charts: green where it is positive (the step did
+better than the baseline), orange where it is negative, grey where it is 0. So in the second chart
+a green bar pointing up or an orange bar pointing down is a step that moved as the rule says.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from pg.viz.style import GREEN, GREY, INK, MUTED, ORANGE, PURPLE, finite_rows, styled
+
+POSITIVE, NEGATIVE, ZERO = "advantage > 0", "advantage < 0", "advantage = 0"
+SIGN_LABELS = {1: POSITIVE, -1: NEGATIVE, 0: ZERO}
+SIGN_COLOURS = {POSITIVE: GREEN, NEGATIVE: ORANGE, ZERO: GREY}
+RETURN_LABEL, BASELINE_LABEL = "return Gₜ", "baseline bₜ"
+LINE_COLOURS = {RETURN_LABEL: INK, BASELINE_LABEL: PURPLE}
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    return pd.DataFrame(finite_rows(columns))
+
+
+def _signs(adv_sign) -> np.ndarray:
+    signs = np.asarray(adv_sign, dtype=np.int64)
+    if not np.isin(signs, (-1, 0, 1)).all():
+        raise ValueError("adv_sign must hold -1, 0 or +1 per step")
+    return signs
+
+
+def _time_axis(length: int, title: bool = True) -> alt.X:
+    return alt.X("t:Q", title="time step t" if title else None,
+                 scale=alt.Scale(domain=[-0.5, max(length, 1) - 0.5], nice=False), axis=alt.Axis(tickCount=6))
+
+
+def _step_rule(step: int) -> alt.Chart:
+    """The vertical rule at the step the slider shows."""
+    return (alt.Chart(_frame({"t": np.array([float(step)])}))
+            .mark_rule(color=INK, strokeWidth=2, strokeDash=[4, 3])
+            .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="step shown")]))
+
+
+def _colour(labels: list[str], colours: dict, title: str | None) -> alt.Color:
+    """One legend above the chart, at most 2 entries a row (a phone's column holds 2)."""
+    return alt.Color("series:N", title=title, scale=alt.Scale(domain=labels, range=[colours[k] for k in labels]),
+                     legend=alt.Legend(orient="top", direction="horizontal", columns=2, symbolStrokeWidth=3))
+
+
+def credit_chart(G, b, adv, adv_sign, step: int, large: bool = False, height: int = 230):
+    """Over the whole episode: the advantage of each step as a bar (green > 0, orange < 0, grey
+    0), the return G_t and the baseline b_t as lines, and a dashed rule at ``step``.
+
+    ``G``, ``b``, ``adv``: (T,) floats; ``adv_sign``: (T,) -1 / 0 / +1 (pg.lessons.credit's
+    CreditAssignment.adv_sign, which reads a rounding error as 0).
+    """
+    G, b, adv = (np.asarray(v, dtype=np.float64) for v in (G, b, adv))
+    signs = _signs(adv_sign)
+    if not len(G) == len(b) == len(adv) == len(signs):
+        raise ValueError(f"G, b, adv and adv_sign must have one value per step, got {len(G)}, {len(b)}, "
+                         f"{len(adv)} and {len(signs)}")
+    t = np.arange(len(G), dtype=np.float64)
+    present = [SIGN_LABELS[s] for s in (1, -1, 0) if (signs == s).any()]
+    labels = present + [RETURN_LABEL, BASELINE_LABEL]
+    colour = _colour(labels, {**SIGN_COLOURS, **LINE_COLOURS}, None)
+    x = _time_axis(len(G))
+    y = alt.Y("value:Q", title="return units")
+    bars = (alt.Chart(_frame({"t": t, "value": adv, "series": np.array([SIGN_LABELS[s] for s in signs])}))
+            .mark_bar(opacity=0.8)
+            .encode(x=x, y=y, color=colour,
+                    tooltip=[alt.Tooltip("t:Q", title="step"), alt.Tooltip("value:Q", title="Gₜ − bₜ", format=".3g")]))
+    lines = (alt.Chart(_frame({"t": np.concatenate([t, t]), "value": np.concatenate([G, b]),
+                               "series": np.repeat([RETURN_LABEL, BASELINE_LABEL], len(t))}))
+             .mark_line(strokeWidth=3 if large else 2, interpolate="step-after" if len(t) < 3 else "linear")
+             .encode(x=x, y=y, color=colour, strokeDash=alt.StrokeDash(
+                 "series:N", scale=alt.Scale(domain=[RETURN_LABEL, BASELINE_LABEL], range=[[1, 0], [6, 3]]),
+                 legend=None),
+                     tooltip=[alt.Tooltip("series:N", title="line"), alt.Tooltip("t:Q", title="step"),
+                              alt.Tooltip("value:Q", format=".3g")]))
+    zero = alt.Chart(_frame({"value": np.array([0.0])})).mark_rule(color=MUTED, strokeWidth=1).encode(y="value:Q")
+    chart = alt.layer(bars, zero, lines, _step_rule(step)).properties(height=height, width="container")
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
+
+
+def delta_chart(delta_logp, adv_sign, step: int, large: bool = False, height: int = 200):
+    """Δ log π(a_t|s_t) after one update, one bar per step, coloured by the sign of that step's
+    advantage (as in ``credit_chart``), with a dashed rule at ``step``: a green bar up or an
+    orange bar down moved the way the rule says."""
+    delta = np.asarray(delta_logp, dtype=np.float64)
+    signs = _signs(adv_sign)
+    if len(delta) != len(signs):
+        raise ValueError(f"delta_logp and adv_sign must have one value per step, got {len(delta)} and {len(signs)}")
+    present = [SIGN_LABELS[s] for s in (1, -1, 0) if (signs == s).any()]
+    colour = _colour(present, SIGN_COLOURS, None)
+    t = np.arange(len(delta), dtype=np.float64)
+    bars = (alt.Chart(_frame({"t": t, "value": delta, "series": np.array([SIGN_LABELS[s] for s in signs])}))
+            .mark_bar(opacity=0.85)
+            .encode(x=_time_axis(len(delta)), y=alt.Y("value:Q", title="Δ log π(aₜ|sₜ)"), color=colour,
+                    tooltip=[alt.Tooltip("t:Q", title="step"),
+                             alt.Tooltip("value:Q", title="Δ log π(aₜ|sₜ)", format="+.3g"),
+                             alt.Tooltip("series:N", title="sign")]))
+    zero = alt.Chart(_frame({"value": np.array([0.0])})).mark_rule(color=MUTED, strokeWidth=1).encode(y="value:Q")
+    chart = alt.layer(bars, zero, _step_rule(step)).properties(height=height, width="container")
+    return styled(chart.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), large=large)
+
+
+__all__ = ["credit_chart", "delta_chart"]
