@@ -193,8 +193,9 @@ def test_every_third_party_import_is_declared_in_requirements():
     requirements = (ROOT / "requirements.txt").read_text()
     declared = {re.split(r"[<>=!~\[ ;]", line.strip(), maxsplit=1)[0].lower()
                 for line in requirements.splitlines() if line.strip() and not line.startswith("#")}
-    # benchmarks reuse each other's and tests/browser's helpers
+    # benchmarks reuse each other's helpers and the tests' (tests/*.py, tests/browser/conftest.py)
     local = {"pg", "pages", "benchmarks", "streamlit_app", "conftest"} | {f.stem for f in (ROOT / "benchmarks").glob("*.py")}
+    local |= {f.stem for f in (ROOT / "tests").glob("*.py")}
     third_party = {
         top
         for name, source in APP_CODE.items()
