@@ -348,7 +348,8 @@ def run_compare(args, parser) -> int:
         settings = CompareSettings(names, n_seeds=args.seeds, seed=args.seed, batch_episodes=args.batch_episodes,
                                    value_model=args.value_model, normalize_advantages=args.normalize_advantages,
                                    max_env_steps=args.max_env_steps, max_seconds=args.max_seconds,
-                                   probe_estimates=args.probe_estimates)
+                                   probe_estimates=args.probe_estimates,
+                                   reference_episodes=args.reference_episodes)
     except ValueError as error:
         parser.error(str(error))
     try:
@@ -405,6 +406,9 @@ def add_compare_options(parser: argparse.ArgumentParser) -> None:
                         help=f"budget of each run, in seconds (default: {d.max_seconds:g})")
     parser.add_argument("--probe-estimates", type=_parse_int, default=d.probe_estimates, metavar="N",
                         help=f"gradient estimates per estimator and checkpoint (default: {d.probe_estimates})")
+    parser.add_argument("--reference-episodes", type=_parse_int, default=d.reference_episodes, metavar="N",
+                        help="episodes of the reference gradient each direction is measured against, 128 to 65536 "
+                        f"(default: {d.reference_episodes})")
     parser.add_argument("--json", action="store_true", help="print the table, the probe and the settings as JSON")
 
 

@@ -1,12 +1,13 @@
 """Compare estimators: REINFORCE, baselines, actor-critic and GAE trained side by side, with
-the gradient variance of each measured at the same policies."""
+the relative variance of each and its direction against a reference gradient, measured at the
+same policies; a prediction asked before Run and checked after."""
 
-import inspect
 import time
 
 import pandas as pd
 import streamlit as st
 
+from pages.compare_panels import code_expander, prediction_question, show_findings
 from pages.links import publish, restore
 from pages.live_loop import placeholders, run_and_redraw, started
 from pages.shared import comparison_registry
@@ -21,7 +22,6 @@ from pg.lessons.comparison import (
     describe,
     formatted_table,
 )
-from pg.lessons.variance import GradientProbe, estimate_statistics
 from pg.runs.live import MAX_SEEDS
 from pg.viz.comparison_charts import compare_datasets, compare_specs, with_data
 
@@ -42,7 +42,8 @@ SHORT = {"reinforce": "REINFORCE (G₀)", "rtg": "Gₜ", "rtg-moving-average": "
 st.title("Compare estimators")
 st.markdown("Every estimator below is the same REINFORCE update with a different weight on ∇log π(aₜ|sₜ). "
             "Each trains on CartPole from the same seeds; then each one's gradient is measured many times at "
-            "the same fixed policies, so the *variance* the theory talks about is a number you can read.")
+            "the same fixed policies, so the *variance* the theory talks about is a number you can read, and "
+            "each one's direction is measured against a reference gradient from many more episodes.")
 
 restore(CompareState, "compare_")  # a link's settings, on the first run of a visit
 for name, value in defaults(CompareState).items():  # the widgets' defaults (keys, not arguments)
@@ -78,6 +79,8 @@ def run():
     except ConfigError as refused:  # e.g. over the server's memory budget (pg.runs.footprint)
         ss.compare_refused = str(refused)
         return
+    guess = ss.get("compare_prediction")  # the prediction as it stood at Run: the one checked
+    ss.compare_predicted = (settings, names[chosen.index(guess)] if guess in chosen else None)
     ss.compare_comparison, ss.compare_running = comparison, True
     ss.compare_watching = comparison_registry().watch(comparison)  # dropped with the session: abandoned
 
@@ -89,6 +92,7 @@ def stop():
 ss.setdefault("compare_running", False)
 if refused := ss.pop("compare_refused", None):
     st.error(f"Cannot compare with these settings: {refused}")
+prediction_question(chosen, SHORT)
 left, right, _ = st.columns([1, 1, 2])
 left.button("Run comparison", on_click=run, disabled=settings is None or ss.compare_running, type="primary",
             icon=":material/play_arrow:", key="compare_run", width="stretch")
@@ -99,8 +103,7 @@ right.button("Stop", on_click=stop, disabled=not ss.compare_running, icon=":mate
 @st.fragment
 def results():
     comparison = started("compare_comparison", "Press **Run comparison**: the curves grow while the estimators "
-                         "train, then the variance bars and the table fill in. Three seeds of four estimators take "
-                         "about a quarter of a minute.")
+                         "train, then the variance bars, the cosines to the reference and the table fill in.")
     if comparison is None:
         return
     if settings is not None and comparison.settings != settings:
@@ -110,21 +113,22 @@ def results():
     spec = specs(tuple(s.label for s in comparison.specs), large)
     rows = [st.columns(2), st.columns(2)]
     slots = placeholders(rows, ("env_steps", "wall_time", "variance", "cosine"))
-    table, caption = st.empty(), st.empty()
+    table, found, verdict, caption = st.empty(), st.empty(), st.empty(), st.empty()
 
     def draw():
         fraction, text = comparison.progress()
         progress.progress(fraction, text=text)
         if comparison.failure:
             failure.error(f"The comparison stopped: {comparison.failure}. What it computed before is shown.")
-        data = compare_datasets({x: comparison.curves(x) for x in ("env_steps", "wall_time")},
-                                comparison.solve_points(), comparison.variance_rows(),
-                                comparison.settings.base_config().max_episode_steps)
+        measured = comparison.variance_rows()
+        data = compare_datasets({x: comparison.curves(x) for x in ("env_steps", "wall_time")}, comparison.solve_points(),
+                                measured, comparison.settings.base_config().max_episode_steps)
         for panel, slot in slots.items():
             slot.vega_lite_chart(with_data(spec[panel], panel, data), width="stretch")
         frame = pd.DataFrame(formatted_table(comparison.table())).set_index("Estimator")
         table.table(frame)
         caption.caption(describe(comparison))
+        show_findings(comparison, measured, ss.get("compare_predicted"), found, verdict)
 
     def advance():
         start = time.perf_counter()
@@ -135,9 +139,4 @@ def results():
 
 
 results()
-with st.expander("How the variance is measured: the code that runs", icon=":material/code:"):
-    st.markdown("At one fixed policy, `GradientProbe.step` draws a batch of episodes and computes every "
-                "estimator's gradient on it with `reinforce_gradient`, the function that trains; "
-                "`estimate_statistics` then summarises the estimates of each estimator.")
-    st.code(inspect.getsource(GradientProbe.step) + "\n\n" + inspect.getsource(estimate_statistics),
-            language="python")
+code_expander(CompareSettings().reference_episodes)

@@ -10,6 +10,11 @@ each run stopping when it solves or at its budget. Then it probes every estimato
   first update whose training episodes averaged at least ``MID_RETURN`` steps (if no
   estimator's first seed did, the best update of any).
 
+At each checkpoint it then measures a reference gradient (pg.lessons.reference: a large-sample
+estimate of the gradient at that policy, ``reference_episodes`` episodes, with its own noise), so
+the direction of each estimator is measured against the gradient rather than against its own
+mean (which cannot see a bias).
+
 It runs in chunks (``advance(seconds)``), so a page can redraw between them; ``run()`` goes to
 the end (the CLI and the benchmark). Everything it reports comes from its own runs:
 
@@ -20,9 +25,11 @@ curves(x)         per estimator, on a common x grid ("env_steps" or "wall_time")
                   and max over seeds of the training episodes' mean return; a seed that has
                   stopped keeps its last value (LiveRun.band's convention)
 solve_points()    one row per solved seed: where it solved (env steps, seconds, return)
-variance_rows()   one row per (estimator, checkpoint): the probe's statistics
+variance_rows()   one row per (estimator, checkpoint): the probe's statistics and, once the
+                  checkpoint's reference is measured, the cosines to it (reference_cosines)
 table()           one row per estimator: steps and seconds to solve (median [min-max] over the
-                  seeds that solved), gradient variance at each checkpoint, seeds solved k/n
+                  seeds that solved), relative variance and cosine to the reference at each
+                  checkpoint, seeds solved k/n
 ================  ===========================================================================
 """
 
@@ -37,6 +44,17 @@ import numpy as np
 
 from pg.algo.estimators import DEFAULT_ESTIMATORS, EstimatorSpec, parse_estimator
 from pg.algo.reinforce import TrainConfig, initial_policy
+from pg.lessons.reference import (
+    BEYOND_NOISE,
+    REFERENCE_BATCH,
+    REFERENCE_EPISODES,
+    REFERENCE_STREAM,
+    ReferenceGradient,
+    reference_batches,
+    reference_cosines,
+    reference_from_probe,
+    reference_probe,
+)
 from pg.lessons.variance import GradientProbe
 from pg.runs.footprint import require_comparison_fits
 from pg.runs.live import MAX_SEEDS, LiveRun, Used
@@ -75,6 +93,8 @@ class CompareSettings:
     seconds depend on the machine and its load)"""
     probe_estimates: int = 32
     """independent gradient estimates per estimator and checkpoint"""
+    reference_episodes: int = REFERENCE_EPISODES
+    """episodes behind the reference gradient at each checkpoint (in batches of 64)"""
 
     def __post_init__(self):
         names = tuple(parse_estimator(e).name for e in self.estimators)  # raises on a bad name
@@ -87,6 +107,8 @@ class CompareSettings:
             raise ValueError(f"n_seeds must be an integer in [1, {MAX_SEEDS}], got {self.n_seeds!r}")
         if not isinstance(self.probe_estimates, int) or not 2 <= self.probe_estimates <= 10_000:
             raise ValueError(f"probe_estimates must be an integer in [2, 10000], got {self.probe_estimates!r}")
+        if not isinstance(self.reference_episodes, int) or not 128 <= self.reference_episodes <= 65_536:
+            raise ValueError(f"reference_episodes must be an integer in [128, 65536], got {self.reference_episodes!r}")
         self.base_config()  # TrainConfig validates the rest, naming the field
 
     @property
@@ -111,6 +133,10 @@ class Checkpoint:
     description: str
     """where the policy comes from, in words"""
     probe: GradientProbe | None = field(default=None, repr=False)
+    reference: ReferenceGradient | None = field(default=None, repr=False)
+    """measured after every checkpoint's probe is done"""
+    reference_probe: GradientProbe | None = field(default=None, repr=False)
+    """the reference's probe while it runs (dropped once done: its episodes' buffers are freed)"""
 
 
 class Comparison(Used):
@@ -145,7 +171,7 @@ class Comparison(Used):
     @property
     def finished(self) -> bool:
         return self.training_finished and len(self.checkpoints) == len(CHECKPOINTS) and all(
-            c.probe is not None and c.probe.done for c in self.checkpoints)
+            c.probe is not None and c.probe.done and c.reference is not None for c in self.checkpoints)
 
     @property
     def failure(self) -> str | None:
@@ -201,6 +227,7 @@ class Comparison(Used):
             for c in self.checkpoints:
                 if c.probe is not None and not c.probe.done:
                     c.probe = None
+                c.reference_probe = None
             return True
         finally:
             self._lock.release()
@@ -216,13 +243,27 @@ class Comparison(Used):
         try:
             if not self.checkpoints:
                 self.checkpoints = self._make_checkpoints()
-            current = next(c for c in self.checkpoints if not c.probe.done)
-            current.probe.step()
+            current = next((c for c in self.checkpoints if not c.probe.done), None)
+            if current is not None:
+                current.probe.step()
+            else:
+                self._reference_step()
         except MemoryError as error:
             self.probe_failure = "the gradient probe ran out of memory" + (f": {error}" if str(error) else "")
         except Exception as error:  # noqa: BLE001 (a failure ends the comparison with words, not a traceback)
             self.probe_failure = f"the gradient probe failed: {type(error).__name__}: {error}"
         self.probe_seconds += time.perf_counter() - start
+
+    def _reference_step(self) -> None:
+        """One batch of the first checkpoint's reference that is not measured yet."""
+        s, base = self.settings, self.settings.base_config()
+        c = next(c for c in self.checkpoints if c.reference is None)
+        if c.reference_probe is None:  # made when its turn comes: one reference's buffers at a time
+            c.reference_probe = reference_probe(c.policy, s.reference_episodes, seed=[s.seed, REFERENCE_STREAM],
+                                                gamma=base.gamma, max_steps=base.max_episode_steps)
+        c.reference_probe.step()
+        if c.reference_probe.done:
+            c.reference, c.reference_probe = reference_from_probe(c.reference_probe), None
 
     def mid_reference(self) -> tuple[int, int]:
         """(estimator index, update) of the "mid" policy: in the first estimator whose first seed
@@ -281,8 +322,15 @@ class Comparison(Used):
         total = len(CHECKPOINTS) * self.settings.probe_estimates
         made = sum(c.probe.n for c in self.checkpoints)
         if made < total:
-            return 0.8 + 0.2 * made / total, f"probing the gradients: {made} of {total} batches"
-        return 1.0, f"done: {n_runs} runs and {total} probe batches"
+            return 0.8 + 0.1 * made / total, f"probing the gradients: {made} of {total} batches"
+        per = reference_batches(self.settings.reference_episodes)
+        refs = sum(per if c.reference is not None else c.reference_probe.n if c.reference_probe is not None else 0
+                   for c in self.checkpoints)
+        episodes = f"{per * REFERENCE_BATCH:,} episodes"
+        if refs < len(CHECKPOINTS) * per:
+            return (0.9 + 0.1 * refs / (len(CHECKPOINTS) * per),
+                    f"the reference gradients ({episodes} at each policy): {refs} of {len(CHECKPOINTS) * per} batches")
+        return 1.0, f"done: {n_runs} runs and {total} probe batches, and reference gradients of {episodes}"
 
     # -- reading ---------------------------------------------------------------------------
     def _seed_columns(self, k: int) -> list[dict]:
@@ -334,12 +382,20 @@ class Comparison(Used):
         for c in self.checkpoints:
             if c.probe is None or c.probe.n < 2:
                 continue
+            ref = c.reference
+            to_reference = {} if ref is None else reference_cosines(c.probe, ref)
             for spec, (name, stats) in zip(self.specs, c.probe.results().items()):
-                rows.append({"estimator": spec.label, "name": name, "checkpoint": c.name,
-                             "description": c.description, "n_estimates": stats["n_estimates"],
-                             "episodes": stats["episodes"], "variance": stats["variance"],
-                             "relative_variance": stats["relative_variance"],
-                             "cosine_mean": stats["cosine_mean"], "cosine_std": stats["cosine_std"]})
+                row = {"estimator": spec.label, "name": name, "checkpoint": c.name,
+                       "description": c.description, "n_estimates": stats["n_estimates"],
+                       "episodes": stats["episodes"], "variance": stats["variance"],
+                       "relative_variance": stats["relative_variance"],
+                       "cosine_mean": stats["cosine_mean"], "cosine_std": stats["cosine_std"],
+                       **dict.fromkeys(REFERENCE_KEYS)}
+                if ref is not None:
+                    row.update({k: to_reference[name][k] for k in REFERENCE_KEYS if k in to_reference[name]})
+                    row.update(reference_episodes=ref.episodes, reference_relative_noise=ref.relative_noise,
+                               reference_noise_angle=float(np.degrees(np.arctan(ref.relative_noise))))
+                rows.append(row)
         return rows
 
     def table(self) -> list[dict]:
@@ -356,13 +412,19 @@ class Comparison(Used):
             row.update(_summary("env_steps", [s.env_steps for s in solved]))
             row.update(_summary("seconds", [s.wall_time for s in solved]))
             for name in CHECKPOINTS:
-                r = probed.get((spec.name, name))
-                row[f"variance_{name}"] = None if r is None else r["variance"]
-                row[f"cosine_{name}"] = None if r is None else r["cosine_mean"]
+                r = probed.get((spec.name, name)) or {}
+                row[f"variance_{name}"] = r.get("variance")
+                row[f"relative_variance_{name}"] = r.get("relative_variance")
+                row[f"cosine_{name}"] = r.get("cosine_mean")
+                row[f"cosine_reference_{name}"] = r.get("cosine_reference")
             rows.append(row)
         return rows
 
 
+REFERENCE_KEYS = ("relative_variance_se", "cosine_reference", "cosine_reference_std", "cosine_reference_se", "cosine_mean_reference",
+                  "angle_reference", "noise_angle", "beyond_noise", "threshold_cosine", "reference_episodes",
+                  "reference_relative_noise", "reference_noise_angle")
+"""a variance row's reference columns: None until the checkpoint's reference is measured"""
 def _summary(name: str, values: list) -> dict:
     if not values:
         return {f"{name}_median": None, f"{name}_min": None, f"{name}_max": None}
@@ -373,8 +435,8 @@ def _summary(name: str, values: list) -> dict:
 # ---------------------------------------------------------------------------------------------
 # The table in words and numbers (the page, the CLI and the benchmark print the same)
 # ---------------------------------------------------------------------------------------------
-TABLE_COLUMNS = ("Estimator", "Env steps to solve", "Seconds to solve", "Gradient variance (start)",
-                 "Gradient variance (mid)", "cos to mean (mid)", "Seeds solved")
+TABLE_COLUMNS = ("Estimator", "Env steps to solve", "Seconds to solve", "Relative variance (start)",
+                 "Relative variance (mid)", "cos to reference (mid)", "Seeds solved")
 
 
 def _range(row: dict, name: str, fmt: str) -> str:
@@ -402,7 +464,8 @@ def formatted_table(rows: list[dict]) -> list[dict[str, str]]:
             solved += f" ({', '.join(notes)})"
         out.append(dict(zip(TABLE_COLUMNS, (
             row["estimator"], _range(row, "env_steps", ",.0f"), _range(row, "seconds", ".2f"),
-            _number(row["variance_start"]), _number(row["variance_mid"]), _number(row["cosine_mid"], ".2f"),
+            _number(row["relative_variance_start"]), _number(row["relative_variance_mid"]),
+            _number(row["cosine_reference_mid"], ".2f"),
             solved,
         ))))
     return out
@@ -427,8 +490,148 @@ def describe(comparison: Comparison) -> str:
             f"{s.value_model} critic). Each run stops when solved (greedy mean ≥ {base.solve_return:g} over "
             f"{base.eval_episodes} episodes) or after {s.max_env_steps:,} env steps or {s.max_seconds:g} s. "
             "Steps and seconds to solve: median [min–max] over the seeds that solved; seconds count training and "
-            "evaluation. Gradient variance: trace of the covariance of one update's gradient estimate, from "
-            f"{s.probe_estimates} independent batches of {s.batch_episodes} episodes")
+            "evaluation. Relative variance: the trace of the covariance of one update's gradient estimate over the "
+            "squared length of the estimator's mean estimate; cos to reference: the mean cosine of one update's "
+            f"estimate to a reference gradient from {reference_batches(s.reference_episodes) * REFERENCE_BATCH:,} "
+            f"episodes at the same policy. Both from {s.probe_estimates} independent batches of {s.batch_episodes} "
+            "episodes")
     if comparison.checkpoints:
         text += " at " + "; and at ".join(f"“{c.name}”: {c.description}" for c in comparison.checkpoints)
     return text + "."
+
+
+# ---------------------------------------------------------------------------------------------
+# What a comparison found, and a prediction checked against it (the page says both, measured)
+# ---------------------------------------------------------------------------------------------
+CHECKPOINT_WORDS = {"start": "the untrained policy", "mid": "the policy on its way"}
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the variance rows of one checkpoint show, once its reference is measured (each a
+    row of Comparison.variance_rows())."""
+
+    checkpoint: str
+    lowest_variance: dict  # the lowest relative variance
+    highest_variance: dict
+    closest: dict  # the highest mean cosine of one batch's estimate to the reference
+    furthest: dict  # the lowest
+    biased: tuple[dict, ...]  # the rows whose mean estimate points off the reference beyond noise
+
+    @property
+    def reference(self) -> dict:
+        """The reference's columns (the same in every row of the checkpoint)."""
+        return {k: self.lowest_variance[k] for k in ("reference_episodes", "reference_relative_noise",
+                                                     "reference_noise_angle")}
+
+
+def checkpoint_rows(rows: list[dict], checkpoint: str) -> list[dict] | None:
+    """The rows of ``checkpoint``, or None until its reference is measured (the probe is done then)."""
+    at = [r for r in rows if r["checkpoint"] == checkpoint]
+    if not at or any(r["cosine_reference"] is None for r in at):
+        return None
+    return at
+
+
+def findings(rows: list[dict], checkpoint: str = "mid") -> Findings | None:
+    """The Findings at ``checkpoint`` from Comparison.variance_rows(), or None until measured."""
+    at = checkpoint_rows(rows, checkpoint)
+    if at is None:
+        return None
+    by_variance = sorted(at, key=lambda r: r["relative_variance"])
+    by_cosine = sorted(at, key=lambda r: r["cosine_reference"])
+    return Findings(checkpoint, by_variance[0], by_variance[-1], by_cosine[-1], by_cosine[0],
+                    tuple(r for r in at if r["beyond_noise"]))
+
+
+def findings_text(f: Findings, gamma: float = 0.99) -> list[str]:
+    """The findings as Markdown sentences, every number from the rows."""
+    ref = f.reference
+    lines = [f"At {CHECKPOINT_WORDS.get(f.checkpoint, f.checkpoint)}, the reference gradient ({ref['reference_episodes']:,} "
+             f"episodes of Gₜ − batch mean) has relative noise {ref['reference_relative_noise']:.2f}: its direction "
+             f"is sure to about {ref['reference_noise_angle']:.0f}°."]
+    low, high = f.lowest_variance, f.highest_variance
+    if low is not high:
+        lines.append(f"Lowest relative variance: **{low['estimator']}** ({_with_se(low)}); "
+                     f"highest: **{high['estimator']}** ({_with_se(high)}).")
+    close, far = f.closest, f.furthest
+    lines.append(f"One batch points closest to the reference with **{close['estimator']}** (mean cosine "
+                 f"{close['cosine_reference']:.2f} ± {close['cosine_reference_se']:.2f})"
+                 + ("." if close is far else f", furthest with **{far['estimator']}** ({far['cosine_reference']:.2f} "
+                                                f"± {far['cosine_reference_se']:.2f})."))
+    for r in f.biased:
+        why = (" G₀ carries the γᵗ factor, so it estimates the gradient of the discounted objective, which "
+               "training's reward-to-go does not." if r["name"] == "reinforce" and gamma < 1 else "")
+        lines.append(f"**{r['estimator']}**: even its mean over {r['n_estimates']} batches points "
+                     f"{r['angle_reference']:.0f}° off the reference, more than {BEYOND_NOISE:g} × the "
+                     f"{r['noise_angle']:.0f}° that the two noises explain: a bias.{why}")
+    if not f.biased:
+        lines.append(f"Averaged over their batches, every estimator points at the reference to within {BEYOND_NOISE:g} × "
+                     "the angle its noise and the reference's explain: no bias shows at this policy.")
+    if low in f.biased and low is not high:
+        lines.append(f"The lowest variance is not the best direction: **{low['estimator']}**'s batches agree with each "
+                     f"other (cosine {low['cosine_mean']:.2f} to the mean of the others) yet point "
+                     f"{low['angle_reference']:.0f}° away from the reference.")
+    return lines
+
+
+def _with_se(row: dict) -> str:
+    """A row's relative variance with its standard error."""
+    return f"{row['relative_variance']:.3g} ± {row['relative_variance_se']:.2g}"
+
+
+@dataclass(frozen=True)
+class PredictionCheck:
+    """A learner's prediction ("which estimator will have the lowest relative variance?")
+    against a comparison's measured rows at one checkpoint."""
+
+    predicted: str | None  # an estimator name, or None: no prediction made
+    lowest: dict  # the measured row with the lowest relative variance
+    runner_up: dict | None  # the next lowest (None with one estimator)
+    predicted_row: dict | None  # the predicted estimator's row (None if it was not run)
+
+    @property
+    def matched(self) -> bool | None:
+        """True or False; None without a prediction or if the predicted estimator was not run."""
+        if self.predicted is None or self.predicted_row is None:
+            return None
+        return self.predicted_row is self.lowest
+
+    @property
+    def close(self) -> bool:
+        """Whether the lowest two differ by less than twice the standard error of their difference
+        (taken as independent): another run could order them differently."""
+        if self.runner_up is None:
+            return False
+        low, up = self.lowest, self.runner_up
+        return up["relative_variance"] - low["relative_variance"] < 2 * float(
+            np.hypot(low["relative_variance_se"], up["relative_variance_se"]))
+
+    def text(self) -> str:
+        low = self.lowest
+        measured = f"**{low['estimator']}** measured lowest ({_with_se(low)}"
+        measured += ")" if self.runner_up is None else (
+            f", against {_with_se(self.runner_up)} for {self.runner_up['estimator']}, the next lowest)")
+        if self.close:
+            measured += (", but the two are closer than twice the standard error of their difference: another run "
+                         "could order them differently")
+        if self.predicted is None:
+            return f"You made no prediction. {measured}."
+        if self.predicted_row is None:
+            return f"You predicted {self.predicted}, which this comparison did not run. {measured}."
+        if self.matched:
+            return f"Your prediction matched: {measured}."
+        mine = self.predicted_row
+        return (f"Your prediction did not match: you chose **{mine['estimator']}** (relative variance "
+                f"{mine['relative_variance']:.3g}); {measured}.")
+
+
+def check_prediction(rows: list[dict], predicted: str | None, checkpoint: str = "mid") -> PredictionCheck | None:
+    """``predicted`` (an estimator name or None) against Comparison.variance_rows() at
+    ``checkpoint``; None until that checkpoint is measured, reference included."""
+    at = checkpoint_rows(rows, checkpoint)
+    if at is None:
+        return None
+    ranked = sorted(at, key=lambda r: r["relative_variance"])
+    mine = next((r for r in at if r["name"] == predicted), None)
+    return PredictionCheck(predicted, ranked[0], ranked[1] if len(ranked) > 1 else None, mine)

@@ -64,13 +64,17 @@ class ReferenceGradient:
         return self.noise / self.norm if self.norm > 0 else float("inf")
 
 
+def reference_batches(episodes: int, batch_episodes: int = REFERENCE_BATCH) -> int:
+    """The batches a reference of ``episodes`` episodes runs (at least 2: its noise needs them)."""
+    return max(2, -(-int(episodes) // batch_episodes))
+
+
 def reference_probe(policy, episodes: int = REFERENCE_EPISODES, seed=0, gamma: float = 0.99,
                     max_steps: int = 500, problem=None, batch_episodes: int = REFERENCE_BATCH,
                     estimator: str = REFERENCE_ESTIMATOR) -> GradientProbe:
     """The probe that computes a reference at ``policy`` (on CartPole, or on a pg.lessons.theory
     ``problem``): run it (``run(seconds)`` in steps, or ``run()``), then ``reference_from_probe``."""
-    n_batches = max(2, -(-int(episodes) // batch_episodes))
-    return GradientProbe(policy, [estimator], n_batches, batch_episodes, seed=seed, problem=problem,
+    return GradientProbe(policy, [estimator], reference_batches(episodes, batch_episodes), batch_episodes, seed=seed, problem=problem,
                          gamma=gamma, max_steps=max_steps)
 
 
@@ -100,12 +104,26 @@ def relative_variance(estimates: np.ndarray, signal: np.ndarray | None = None) -
     return stats.variance / sq if sq > 0 else float("inf")
 
 
+def relative_variance_se(estimates: np.ndarray) -> float:
+    """The standard error of ``relative_variance(estimates)`` from its numerator: the spread
+    over the M estimates of ||g_i - mean||^2 (the terms the variance averages), over sqrt(M),
+    over ||mean||^2. (The denominator's own noise is left out: a lower bound for small M.)"""
+    estimates = np.asarray(estimates, dtype=np.float64)
+    n = len(estimates)
+    mean = estimates.mean(axis=0)
+    terms = ((estimates - mean) ** 2).sum(axis=1) * n / (n - 1)  # their mean is the variance (ddof 1)
+    sq = float(mean @ mean)
+    return float(terms.std(ddof=1) / np.sqrt(n) / sq) if sq > 0 else float("inf")
+
+
 def reference_cosines(probe: GradientProbe, reference: ReferenceGradient) -> dict[str, dict]:
     """{estimator name: row} over a probe's estimates so far (>= 2) at the reference's policy:
     ``cosine_reference`` (mean cosine of one batch's estimate to the reference), its std and SE,
     ``cosine_mean_reference`` (the estimator's mean estimate to the reference: below 1 beyond
-    the reference's noise is bias), ``relative_variance`` (variance / ||own mean||^2) and
-    ``variance_per_signal`` (variance / ||reference||^2)."""
+    the reference's noise is bias), ``relative_variance`` (variance / ||own mean||^2) and its
+    standard error ``relative_variance_se``,
+    ``variance_per_signal`` (variance / ||reference||^2) and DirectionCheck's ``angle_reference``,
+    ``noise_angle``, ``beyond_noise`` and ``threshold_cosine``."""
     if probe.n < 2:
         raise ValueError(f"the probe needs at least 2 estimates, has {probe.n}")
     rows = {}
@@ -116,29 +134,49 @@ def reference_cosines(probe: GradientProbe, reference: ReferenceGradient) -> dic
             "cosine_reference_std": float(cos.std()), "cosine_reference_se": float(cos.std(ddof=1) / np.sqrt(len(cos))),
             "cosine_mean_reference": float(cosines(estimates.mean(axis=0)[None], reference.mean)[0]),
             "relative_variance": relative_variance(estimates),
+            "relative_variance_se": relative_variance_se(estimates),
             "variance_per_signal": relative_variance(estimates, reference.mean),
+            **direction_check(estimates, reference).as_dict(),
         }
     return rows
 
 
-def checkpoint_reference_probes(comparison, episodes: int = REFERENCE_EPISODES) -> dict[str, GradientProbe]:
-    """{checkpoint name: reference probe} for a pg.lessons.comparison.Comparison whose checkpoints
-    exist (training finished), at each checkpoint's policy with the comparison's gamma and seed."""
-    s, base = comparison.settings, comparison.settings.base_config()
-    return {c.name: reference_probe(c.policy, episodes, seed=[s.seed, REFERENCE_STREAM], gamma=base.gamma,
-                                    max_steps=base.max_episode_steps)
-            for c in comparison.checkpoints}
+BEYOND_NOISE = 3.0  # an angle this many times the noise angle is bias, not luck (see DirectionCheck)
 
 
-def comparison_reference_rows(comparison, references: dict[str, ReferenceGradient]) -> list[dict]:
-    """Comparison.variance_rows() with the reference columns of ``reference_cosines`` added,
-    for the checkpoints that have a reference (``references``: {checkpoint name: reference})."""
-    rows = []
-    for c in comparison.checkpoints:
-        if c.probe is None or c.probe.n < 2 or c.name not in references:
-            continue
-        ref = references[c.name]
-        for name, row in reference_cosines(c.probe, ref).items():
-            rows.append({"name": name, "checkpoint": c.name, "reference_norm": ref.norm,
-                         "reference_relative_noise": ref.relative_noise, **row})
-    return rows
+@dataclass(frozen=True)
+class DirectionCheck:
+    """Does an estimator's *average* estimate point where the reference points, up to noise?
+
+    The mean of M estimates m and the reference r both carry noise: m's direction is uncertain by
+    about theta_m = arctan(sqrt(variance / M) / ||m||) radians, r's by arctan(relative_noise). If
+    the estimator is unbiased (for a multiple of the reference's target: normalised advantages
+    rescale, they do not turn), the angle between m and r comes from these two alone, so it stays
+    near ``noise_angle`` = sqrt(theta_m^2 + theta_r^2); ``BEYOND_NOISE`` times that is a bias.
+    (Only the noise across the direction turns a vector: the check errs towards "within noise".)
+    """
+
+    angle: float  # degrees between the estimator's mean estimate and the reference
+    noise_angle: float  # degrees the two noises explain
+    beyond_noise: bool  # angle > BEYOND_NOISE * noise_angle: the estimator points elsewhere on average
+
+    @property
+    def threshold_cosine(self) -> float:
+        """cos(BEYOND_NOISE * noise_angle) (at most 180°): a mean estimate's cosine to the
+        reference below it is a bias."""
+        return float(np.cos(np.radians(min(180.0, BEYOND_NOISE * self.noise_angle))))
+
+    def as_dict(self) -> dict:
+        return {"angle_reference": self.angle, "noise_angle": self.noise_angle, "beyond_noise": self.beyond_noise,
+                "threshold_cosine": self.threshold_cosine}
+
+
+def direction_check(estimates: np.ndarray, reference: ReferenceGradient) -> DirectionCheck:
+    """The DirectionCheck of ``estimates`` (M, P), M >= 2, against ``reference``."""
+    stats = estimate_statistics(estimates)
+    cos = float(np.clip(cosines(stats.mean[None], reference.mean)[0], -1.0, 1.0))
+    norm = float(np.linalg.norm(stats.mean))
+    own = np.arctan(np.sqrt(stats.variance / stats.n_estimates) / norm) if norm > 0 else np.pi / 2
+    noise = float(np.degrees(np.hypot(own, np.arctan(reference.relative_noise))))
+    angle = float(np.degrees(np.arccos(cos)))
+    return DirectionCheck(angle, noise, angle > BEYOND_NOISE * noise)

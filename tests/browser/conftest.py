@@ -199,7 +199,7 @@ LAST_DRAWN = {
     "Policy heatmap": '[data-testid="stMain"] [data-testid="stMetricValue"]',
     "Replay": '[data-testid="stMain"] [data-testid="stVegaLiteChart"] >> nth=1',
     "Credit assignment": '[data-testid="stMain"] [data-testid="stRadio"]',
-    "Compare estimators": '[data-testid="stMain"] [data-testid="stExpander"]:has-text("How the variance is measured")',
+    "Compare estimators": '[data-testid="stMain"] [data-testid="stExpander"]:has-text("How the variance and the direction are measured")',
 }
 
 

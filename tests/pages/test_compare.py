@@ -1,5 +1,6 @@
 """The Compare page through the entry file (AppTest): every widget reaches the comparison it
-should, and the table, the charts and the caption show pg.lessons.comparison's numbers for those settings."""
+should, and the table, the charts, the findings and the caption show pg.lessons.comparison's
+numbers for those settings; the prediction asked before Run is checked against them, both ways."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import pyarrow as pa
 import pytest
 from app_helpers import chart_specs, open_page, texts
 
-from pg.lessons.comparison import TABLE_COLUMNS, CompareSettings, Comparison, formatted_table
+from pg.lessons.comparison import (
+    TABLE_COLUMNS,
+    CompareSettings,
+    Comparison,
+    check_prediction,
+    findings,
+    findings_text,
+    formatted_table,
+)
 
 
 def chart_data(at) -> list[dict]:
@@ -34,6 +43,7 @@ def ran():
     at.sidebar.select_slider(key="compare_episodes").set_value(8)
     at.sidebar.radio(key="compare_critic").set_value("linear")
     at.run()
+    at.radio(key="compare_prediction").set_value("gae")  # predicted before Run
     at.button(key="compare_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -52,6 +62,9 @@ def test_before_running_the_page_explains_and_offers_run():
     assert not at.button(key="compare_run").disabled and at.button(key="compare_stop").disabled
     assert at.sidebar.multiselect(key="compare_estimators").value == ["reinforce", "rtg-batch-mean", "td0", "gae"]
     assert chart_specs(at) == []
+    question = at.radio(key="compare_prediction")
+    assert question.value is None and question.options == ["REINFORCE (G₀)", "Gₜ − batch mean", "TD(0)", "GAE(λ)"]
+    assert "lowest relative variance at the policy on its way" in question.label
 
 
 def test_the_table_is_pg_compares_for_the_same_settings(ran, expected):
@@ -73,14 +86,18 @@ def test_charts_and_caption_come_from_the_run(ran, expected):
     assert len(specs) == 4
     titles = [s["title"]["text"] for s in specs]
     assert titles == ["Against environment steps: sample efficiency", "Against seconds of training: what a step costs",
-                      "Gradient variance at a fixed policy", "Does one batch point the right way?"]
+                      "Relative variance at a fixed policy", "Does one batch point the right way?"]
+    assert specs[2]["layer"][0]["encoding"]["y"]["field"] == "relative_variance"  # the headline
+    assert specs[3]["layer"][0]["encoding"]["y"]["field"] == "cosine_reference"
     data = chart_data(ran)
     assert [set(d) for d in data] == [{"curves_env_steps", "solved", "bars"}, {"curves_wall_time", "solved", "bars"},
-                                      {"variance"}, {"variance"}]
-    variance = data[2]["variance"]
+                                      {"variance"}, {"cosine"}]
+    variance, cosine, rows = data[2]["variance"], data[3]["cosine"], expected.variance_rows()
     assert len(variance) == 4 and set(variance["estimator"]) == {"Gₜ − batch mean", "GAE λ = 1"}
     assert (variance["variance"] > 0).all()
-    assert sorted(variance["variance"]) == sorted(r["variance"] for r in expected.variance_rows())
+    assert sorted(variance["relative_variance"]) == sorted(r["relative_variance"] for r in rows)
+    assert sorted(cosine["cosine_reference"]) == sorted(r["cosine_reference"] for r in rows)
+    assert len(cosine) == 4 and (cosine["reference_relative_noise"] > 0).all()
     curves = data[0]["curves_env_steps"]
     assert len(curves) and ((curves["low"] <= curves["median"]) & (curves["median"] <= curves["high"])).all()
     assert len(data[0]["solved"]) == 2  # each estimator's one seed solved: a dot each
@@ -91,6 +108,28 @@ def test_charts_and_caption_come_from_the_run(ran, expected):
     assert "Seeds 0 for every estimator (8 episodes per update" in caption and "linear critic" in caption
     assert "advantages not normalised" in caption and "“mid”: the policy of" in caption
     assert ran.button(key="compare_run").disabled is False and ran.button(key="compare_stop").disabled
+
+
+def test_the_findings_are_the_runs_and_the_prediction_is_checked(ran, expected):
+    rows = expected.variance_rows()
+    shown = texts(ran)
+    for line in findings_text(findings(rows, "mid")):
+        assert line in shown
+    check = check_prediction(rows, "gae:1", "mid")
+    assert check.text() in shown and check.text().startswith("Your prediction ")
+
+
+@pytest.mark.parametrize("choice, name", [("rtg-batch-mean", "rtg-batch-mean"), (None, None)])
+def test_the_prediction_is_checked_both_ways(ran, expected, choice, name):
+    """Run again with another answer (the same settings: the finished comparison, nothing recomputed)."""
+    ran.radio(key="compare_prediction").set_value(choice)
+    ran.button(key="compare_run").click().run()
+    check = check_prediction(expected.variance_rows(), name, "mid")
+    assert check.text() in texts(ran)
+    other = check_prediction(expected.variance_rows(), "gae:1", "mid")
+    assert other.matched is not None and check.matched is (None if name is None else not other.matched)
+    ran.radio(key="compare_prediction").set_value("gae")
+    ran.button(key="compare_run").click().run()
 
 
 def test_changing_a_setting_after_a_run_says_the_results_are_the_old_ones(ran):
@@ -104,6 +143,9 @@ def test_lambda_is_only_offered_with_gae_and_no_estimator_disables_run():
     at = open_page("compare")
     at.sidebar.multiselect(key="compare_estimators").set_value(["rtg", "td0"]).run()
     assert at.sidebar.slider(key="compare_gae_lambda").disabled
+    assert at.radio(key="compare_prediction").options == ["Gₜ", "TD(0)"]
+    at.sidebar.multiselect(key="compare_estimators").set_value(["rtg"]).run()
+    assert not [r for r in at.radio if r.key == "compare_prediction"]  # no "lowest" among one
     at.sidebar.multiselect(key="compare_estimators").set_value([]).run()
     assert "Pick at least one estimator" in texts(at) and at.button(key="compare_run").disabled
 
