@@ -23,10 +23,30 @@ First load (warm server: every page has been visited once, untimed): from the ``
 the page's link in the sidebar (from Home, settled) until its title and its first chart
 (a drawn <canvas>/<svg>) or video (a frame decoded) are on screen, and until the page settles.
 
-    python benchmarks/bench_interactions.py [--runs 3] [--quick] [--json]
+The room case (``--room``): before measuring, 10 more browser contexts open on the same server
+and stay idle, spread over the pages (Home, theorem, heatmap, replay, train, compare, credit,
+then round again), each drawn once, its looping videos paused once they have a frame (as in
+benchmarks/bench_load.py: the room's browsers are other people's laptops, not this machine's
+CPUs); and one more context keeps training for the whole measurement: it opens
+/train?seed=1000&speed=as-fast-as-possible and a script in that page presses Start, and each
+time the run ends (Start enabled again) it steps the Seed up by one (a finished
+run of the same settings would only be replayed from the server's registry, not computed) and
+presses Start again (the default preset solves in a few seconds, and the two reruns between two
+runs take a second or so: the report gives the share of the time a run was going). Only the
+measuring context is timed; everything else is measured exactly as without ``--room`` (the
+browser also gets bench_load's flags that keep background pages' timers unthrottled). The report
+says "ROOM" and gives the idle sessions, the training session's Starts, the share of the
+measuring time it had a run going, and the runs the server computed (its ``[pg] computing a new
+run`` lines). The room's own drawing (the training charts) still
+costs this machine's CPUs: the room figures are pessimistic. One Chromium process, one context
+per session.
 
-``--quick``: 1 repetition, two controls per page. Exit status 1 if any measurement failed
-(its error is printed; the others still run).
+    python benchmarks/bench_interactions.py [--runs 3] [--quick] [--room] [--pages NAME[,NAME]] [--json]
+
+``--quick``: 1 repetition, two controls per page. ``--pages``: only these pages' first loads and
+controls (a title or a URL path, e.g. ``--pages heatmap,"The gradient theorem"``); the Home
+reference is always measured. Exit status 1 if any measurement failed, or with ``--room`` if the
+training session did not keep training (its error is printed; the others still run).
 """
 
 from __future__ import annotations
@@ -36,14 +56,19 @@ import json
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from conftest import CHROMIUM, LAPTOP, start_server, wait_for_app  # noqa: E402
+from bench_load import BROWSER_ARGS, NEW_RUN, PAUSE_VIDEOS  # noqa: E402
+from conftest import CHROMIUM, LAPTOP, drawn, start_server, wait_for_app  # noqa: E402
+
+from pages.nav import PAGES as NAV_PAGES  # noqa: E402
 
 QUIET_MS = 300
 TITLE_ONLY = {"Compare estimators"}  # no chart or video before Run: its first load is the title drawn
@@ -144,6 +169,11 @@ PAGES: list[tuple[str, list[Control]]] = [
         Control("start x slider", "replay_x", "slider"),
         Control("start theta slider", "replay_theta", "slider"),
         Control("start by hand off", "replay_start_by_hand", "toggle"),
+    ]),
+    ("Credit assignment", [
+        Control("checkpoint slider", "credit_checkpoint", "slider", quick=True),
+        Control("episode seed number input", "credit_seed", "number", quick=True),
+        Control("step slider", "credit_step", "slider"),
     ]),
     ("Live training", [
         Control("seed number input", "train_seed", "number", quick=True),
@@ -296,6 +326,145 @@ def reference(page, url: str, runs: int) -> list[float]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The room: idle sessions and one that keeps training
+# ---------------------------------------------------------------------------------------------
+ROOM_IDLE = 10
+ROOM_PAGES = ("", "theorem", "heatmap", "replay", "train", "compare", "credit")  # url paths, in turn
+ROOM_SEED = 1000  # the training session's first seed (the measured Live training controls start at 0)
+ROOM_TRAIN = "/train?seed={seed}&speed=as-fast-as-possible"
+
+# Runs in the training session's page, every 100 ms: Start; when the run has ended (Start enabled
+# again), Seed + 1 (its step-up button), and as soon as the input shows the new seed, Start again,
+# without waiting for the seed's rerun to finish (the Start rerun replaces it, with the new seed:
+# the server's count of computed runs checks that). A Start only counts once the page shows it
+# running (Start disabled). window.__room is what Python reads.
+TRAINER = """(() => {
+  if (window.__room) return;
+  const R = window.__room = {starts: 0, ends: 0, phase: 'idle', runningMs: 0, seeds: [], error: null};
+  const busy = () => document.querySelector('[data-testid="stStatusWidget"]')
+      || document.querySelector('[data-testid="stAppSkeleton"]') || document.querySelector('[data-stale="true"]');
+  const button = (name) => [...document.querySelectorAll('[data-testid="stMain"] button')]
+      .find(b => b.innerText.trim().endsWith(name));
+  const seed = () => document.querySelector('.st-key-train_seed input');
+  let since = performance.now(), last = since, old = null;
+  const to = (phase) => { R.phase = phase; since = performance.now(); };
+  setInterval(() => {
+    const now = performance.now();
+    if (R.phase === 'running') R.runningMs += now - last;
+    last = now;
+    const start = button('Start'), box = seed();
+    if (!start || !box) return;
+    if (R.phase === 'idle' && !start.disabled) {
+      if (R.starts === 0) { start.click(); to('starting'); return; }
+      const up = document.querySelector('.st-key-train_seed [data-testid="stNumberInputStepUp"]');
+      if (!up) { R.error = 'no step-up button on the Seed input'; return; }
+      old = box.value; up.click(); to('seeding');
+    } else if (R.phase === 'seeding') {
+      if (box.value !== old && !start.disabled) { start.click(); to('starting'); }
+      else if (now - since > 30000) { R.error = 'the Seed did not step up within 30 s'; to('idle'); }
+    } else if (R.phase === 'starting') {
+      if (start.disabled) { R.starts += 1; R.seeds.push(Number(box.value)); to('running'); }
+      else if (now - since > 30000) { R.error = 'Start did not start a run within 30 s'; to('idle'); }
+    } else if (R.phase === 'running' && !start.disabled && !busy()) { R.ends += 1; to('idle'); }
+  }, 100);
+})()"""
+
+
+class Room:
+    """``idle`` sessions sitting on ROOM_PAGES in turn and one session training, in ``browser``."""
+
+    def __init__(self, browser, url: str, idle: int = ROOM_IDLE):
+        self.browser, self.url, self.idle = browser, url, idle
+        self.contexts: list = []
+        self.idle_pages = [ROOM_PAGES[i % len(ROOM_PAGES)] for i in range(idle)]
+        self.trainer = None
+        self.at_start: dict = {}
+        self.open_s = None
+
+    def _context(self):
+        ctx = self.browser.new_context(viewport=LAPTOP)
+        ctx.add_init_script(PAUSE_VIDEOS)
+        self.contexts.append(ctx)
+        return ctx.new_page()
+
+    def open(self) -> None:
+        """Every idle session loads its page (all at once: the server draws them together), then
+        each is waited for; then the training session starts its first run."""
+        opened, pages = time.monotonic(), []
+        for path in self.idle_pages:
+            page = self._context()
+            page.goto(f"{self.url}/{path}", timeout=TIMEOUT_MS)
+            pages.append((path, page))
+        for path, page in pages:
+            try:
+                drawn(page, timeout=TIMEOUT_MS)
+            except Exception as e:  # noqa: BLE001
+                raise BenchError(f"room: the idle session on /{path} was not drawn: {str(e).splitlines()[0]}") from e
+        page = self.trainer = self._context()
+        page.goto(self.url + ROOM_TRAIN.format(seed=ROOM_SEED), timeout=TIMEOUT_MS)
+        page.get_by_role("heading", name="Live training").first.wait_for(timeout=TIMEOUT_MS)
+        drawn(page, timeout=TIMEOUT_MS)
+        box = page.locator(".st-key-train_seed input").first
+        try:  # the number input shows its default for a moment before the link's value
+            page.wait_for_function(f"() => document.querySelector('.st-key-train_seed input')?.value === "
+                                   f"'{ROOM_SEED}'", timeout=15_000, polling=100)
+        except Exception:  # noqa: BLE001 (then typed, as a visitor would)
+            box.fill(str(ROOM_SEED))
+            box.press("Enter")
+            drawn(page, timeout=TIMEOUT_MS)
+        seed = box.input_value()
+        speed = page.locator(".st-key-train_speed label:has(input:checked)").first.inner_text().strip()
+        if seed != str(ROOM_SEED) or speed != "As fast as possible":
+            raise BenchError(f"room: the training session's link was not applied (seed {seed!r}, speed {speed!r})")
+        page.evaluate(TRAINER)
+        try:
+            page.wait_for_function("() => window.__room.starts >= 1", timeout=TIMEOUT_MS, polling=100)
+        except Exception as e:  # noqa: BLE001
+            raise BenchError(f"room: the training session did not start ({self.state()})") from e
+        self.at_start = self.state() | {"t": time.monotonic()}
+        self.open_s = self.at_start["t"] - opened
+
+    def state(self) -> dict:
+        try:
+            return self.trainer.evaluate("() => window.__room ? {...window.__room} : {error: 'page reloaded'}")
+        except Exception as e:  # noqa: BLE001
+            return {"error": f"unreadable: {str(e).splitlines()[0]}"}
+
+    def report(self) -> dict:
+        """What the training session did from the start of the measurement until now."""
+        now, first = self.state(), self.at_start
+        wall = time.monotonic() - first["t"]
+        running = (now.get("runningMs", 0) - first["runningMs"]) / 1000
+        return {"open_s": self.open_s, "idle_sessions": self.idle, "idle_pages": ["/" + p for p in self.idle_pages],
+                "training_starts": now.get("starts", 0), "training_restarts": max(now.get("starts", 0) - 1, 0),
+                "training_runs_ended": now.get("ends", 0), "training_seeds": now.get("seeds", []),
+                "training_phase_at_end": now.get("phase"), "measured_s": wall,
+                "training_running_share": running / wall if wall > 0 else None, "training_error": now.get("error")}
+
+    def close(self) -> None:
+        for ctx in self.contexts:
+            try:
+                ctx.close()
+            except Exception:  # noqa: BLE001 (closing what is left; the browser goes next anyway)
+                pass
+        self.contexts.clear()
+
+
+class ServerLog:
+    """Reads the server's output (so its pipe never fills) and counts the runs it computed."""
+
+    def __init__(self, proc):
+        self.runs_computed, self.tail = 0, []
+        self.thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.runs_computed += NEW_RUN in line
+            self.tail = (self.tail + [line.rstrip()])[-20:]
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 def summary(values: list[float]) -> dict:
@@ -308,6 +477,10 @@ def fmt(s: float | None) -> str:
 
 def print_report(report: dict) -> None:
     ref = report["reference"]["median_s"] if report["reference"] else None
+    room = report.get("room_detail")
+    if report.get("room"):
+        print(f"ROOM: {report.get('room_idle_sessions', ROOM_IDLE)} other sessions idle on the server and one "
+              "training, measured in one more session")
     print(f"Interaction latency in Chromium {LAPTOP['width']}x{LAPTOP['height']}: input event -> page settled "
           f"(no DOM change for {QUIET_MS} ms, not counted); {report['runs']} repetition(s) per control")
     rows = [("page", "control", "median", "worst")]
@@ -340,12 +513,20 @@ def print_report(report: dict) -> None:
         note = "  (no chart or video before an action: title only)" if s["title_only"] else ""
         print(f"  {title:<22} {fmt(s['drawn_median_s']) + ' ; ' + fmt(s['drawn_worst_s']):>26} "
               f"{fmt(s['settled_median_s']):>9}{note}")
+    if room:
+        share = room["training_running_share"]
+        print(f"\nRoom: {room['idle_sessions']} idle sessions on {', '.join(room['idle_pages'])}; the training session "
+              f"pressed Start {room['training_starts']} times ({room['training_restarts']} restarts, seeds "
+              f"{', '.join(map(str, room['training_seeds']))}), had a run going "
+              f"{'—' if share is None else f'{share:.0%}'} of the {room['measured_s']:.0f} s measured, and the server "
+              f"computed {room['server_runs_computed']} new run(s) in that time (the room took {room['open_s']:.0f} s "
+              "to open)")
     for e in report["errors"]:
         print(f"ERROR: {e}")
 
 
 # ---------------------------------------------------------------------------------------------
-def measure(browser, url: str, runs: int, quick: bool) -> dict:
+def measure(browser, url: str, runs: int, quick: bool, titles: list[str]) -> dict:
     from playwright.sync_api import Error as PlaywrightError
 
     ctx = browser.new_context(viewport=LAPTOP)
@@ -356,7 +537,7 @@ def measure(browser, url: str, runs: int, quick: bool) -> dict:
     try:
         # warm the server: every page once (untimed), so first loads and controls see a warm server
         go_home(page, url)
-        for title, _ in PAGES:
+        for title in titles:
             try:
                 open_page(page, title)
             except BenchError as e:
@@ -366,7 +547,7 @@ def measure(browser, url: str, runs: int, quick: bool) -> dict:
         report["reference_times_s"] = reference(page, url, runs)
         report["reference"] = summary(report["reference_times_s"])
 
-        for title, _ in PAGES:
+        for title in titles:
             loads, error = [], None
             for _ in range(runs):
                 try:
@@ -384,6 +565,8 @@ def measure(browser, url: str, runs: int, quick: bool) -> dict:
             report["first_load"][title] = s
 
         for title, controls in PAGES:
+            if title not in titles:
+                continue
             chosen = [c for c in controls if c.quick] if quick else controls
             go_home(page, url)
             try:
@@ -423,13 +606,36 @@ def measure(browser, url: str, runs: int, quick: bool) -> dict:
     return report
 
 
+def page_titles(names: str | None) -> list[str]:
+    """The measured pages' titles, in PAGES order, from ``--pages`` (titles or URL paths)."""
+    measured = [title for title, _ in PAGES]
+    if not names:
+        return measured
+    by_name = {p.title.lower(): p.title for p in NAV_PAGES} | {p.url_path.lower(): p.title for p in NAV_PAGES if p.url_path}
+    wanted = set()
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        title = by_name.get(name.strip("/").lower())
+        if title not in measured:
+            raise ValueError(f"--pages: {name!r} is not a measured page; choose from "
+                             + ", ".join(f"{t!r}" for t in measured) + " or their URL paths")
+        wanted.add(title)
+    return [t for t in measured if t in wanted]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions per control (default 3)")
     parser.add_argument("--quick", action="store_true", help="1 repetition, two controls per page")
+    parser.add_argument("--room", action="store_true",
+                        help=f"measure with {ROOM_IDLE} other sessions idle on the server and one training")
+    parser.add_argument("--pages", metavar="NAME[,NAME...]", help="only these pages (titles or URL paths)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = 1 if args.quick else max(args.runs, 1)
+    try:
+        titles = page_titles(args.pages)
+    except ValueError as e:
+        parser.error(str(e))
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is not installed (apt-get install chromium)", file=sys.stderr)
         return 2
@@ -437,16 +643,33 @@ def main() -> int:
 
     started = time.perf_counter()
     proc, url = start_server()
+    server_log = ServerLog(proc)
+    room_report, room_errors = None, []
     try:
         with sync_playwright() as p:
+            # with a room, the background pages' timers and renderers must not be throttled
+            # (BROWSER_ARGS: bench_load's, the same flags plus three of that kind)
             browser = p.chromium.launch(
                 executable_path=CHROMIUM, headless=True,
-                args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                      "--autoplay-policy=no-user-gesture-required",
-                      "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+                args=BROWSER_ARGS if args.room else
+                ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--autoplay-policy=no-user-gesture-required",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+            room = Room(browser, url) if args.room else None
             try:
-                report = measure(browser, url, runs, args.quick)
+                if room is not None:
+                    room.open()
+                    runs_before = server_log.runs_computed
+                report = measure(browser, url, runs, args.quick, titles)
+                if room is not None:
+                    room_report = room.report() | {"server_runs_computed": server_log.runs_computed - runs_before}
+            except BenchError as e:  # the room could not be set up: nothing measured
+                room_errors.append(str(e))
+                report = {"runs": runs, "quick": args.quick, "controls": [], "pages": {}, "first_load": {},
+                          "reference": {}, "errors": []}
             finally:
+                if room is not None:
+                    room.close()
                 browser.close()
     finally:
         proc.terminate()
@@ -455,6 +678,20 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    report["room"] = args.room
+    report["pages_measured"] = titles
+    if room_report is not None:
+        report["room_idle_sessions"] = room_report["idle_sessions"]
+        report["room_training_restarts"] = room_report["training_restarts"]
+        report["room_detail"] = room_report
+        if room_report["training_error"]:
+            room_errors.append(f"room: the training session: {room_report['training_error']}")
+        if not room_report["server_runs_computed"]:
+            room_errors.append("room: the server computed no training run during the measurement")
+        elif room_report["server_runs_computed"] < room_report["training_restarts"] - 1:  # (1: a line read late)
+            room_errors.append(f"room: {room_report['training_restarts']} restarts but {room_report['server_runs_computed']}"
+                               " runs computed: some Starts replayed a finished run")
+    report["errors"] = room_errors + report["errors"]
     report["wall_s"] = time.perf_counter() - started
     if args.json:
         print(json.dumps(report, indent=2))
