@@ -431,7 +431,8 @@ def test_the_story_on_home_lists_the_pages_in_teaching_order_and_next_opens_the_
         "**3. Live training**",
         "**4. Policy heatmap**",
         "**5. Replay**",
-        "**6. Compare estimators**",
+        "**6. Credit assignment**",
+        "**7. Compare estimators**",
     ]
     assert at.button(key="story_back").disabled and not at.button(key="story_next").disabled
     at.button(key="story_next").click().run()
