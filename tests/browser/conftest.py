@@ -221,7 +221,10 @@ def wait_for_page(page, heading: str, timeout: float = 60_000) -> None:
 
 def pytest_collection_modifyitems(items):
     """A real browser against a real server on a busy 2-core machine can miss a wait: each
-    browser test gets two retries (pytest-rerunfailures); it must still pass once."""
+    browser test gets two retries (pytest-rerunfailures); it must still pass once. All browser
+    tests run in one pytest-xdist worker, one after another (one server, one Chromium), while
+    the other worker runs the rest of the suite (pytest.ini: ``-n 2 --dist loadgroup``)."""
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))
+            item.add_marker(pytest.mark.xdist_group("browser"))
