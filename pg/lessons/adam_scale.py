@@ -43,13 +43,20 @@ def _updates(optimizer, grads: np.ndarray) -> np.ndarray:
     return out
 
 
+def _step_ratio(scaled: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """(K,) ||scaled update|| / ||plain update|| per step; nan where the plain update is 0 (a zero
+    gradient, e.g. a batch whose advantages all vanish: there is no step to compare)."""
+    top, bottom = np.linalg.norm(scaled, axis=1), np.linalg.norm(plain, axis=1)
+    return np.divide(top, bottom, out=np.full(len(top), np.nan), where=bottom > 0)
+
+
 @dataclass(frozen=True)
 class ScaleCheck:
     """The updates of K gradients g_k against those of c_k g_k, for SGD and Adam."""
 
     c: np.ndarray  # (K,) the factor on each gradient
-    sgd_ratio: np.ndarray  # (K,) ||SGD update with c g|| / ||SGD update with g||: equals c
-    adam_ratio: np.ndarray  # (K,) the same for Adam: near 1
+    sgd_ratio: np.ndarray  # (K,) ||SGD update with c g|| / ||SGD update with g||: equals c (nan for a zero step)
+    adam_ratio: np.ndarray  # (K,) the same for Adam: near 1 (nan for a zero step)
     adam_max_rel_diff: float  # max over steps and components of |u(c g) - u(g)| / |u(g)|
     adam_bound: float  # eps |1/c - 1| / min sqrt(v_hat): the largest that difference can be (constant c)
     lr: float
@@ -66,16 +73,15 @@ def scale_check(grads: np.ndarray, c, lr: float = 0.1, eps: float = 1e-8) -> Sca
     scaled = grads * c[:, None]
     sgd, sgd_c = _updates(SGD(P, lr), grads), _updates(SGD(P, lr), scaled)
     adam, adam_c = _updates(Adam(P, lr, eps=eps), grads), _updates(Adam(P, lr, eps=eps), scaled)
-    norm = np.linalg.norm
     rel = np.abs(adam_c - adam)[adam != 0] / np.abs(adam)[adam != 0]
     beta2 = Adam(P, lr).beta2
     v, v_min = np.zeros(P), np.inf  # v_hat of the unscaled run, as Adam computes it
     for t, g in enumerate(grads, start=1):
         v = beta2 * v + (1 - beta2) * g * g
         v_hat = v / (1 - beta2**t)
-        v_min = min(v_min, float(np.sqrt(v_hat[v_hat > 0]).min()))
-    return ScaleCheck(c=np.array(c), sgd_ratio=norm(sgd_c, axis=1) / norm(sgd, axis=1),
-                      adam_ratio=norm(adam_c, axis=1) / norm(adam, axis=1),
+        if (v_hat > 0).any():  # a zero gradient leaves nothing to bound yet
+            v_min = min(v_min, float(np.sqrt(v_hat[v_hat > 0]).min()))
+    return ScaleCheck(c=np.array(c), sgd_ratio=_step_ratio(sgd_c, sgd), adam_ratio=_step_ratio(adam_c, adam),
                       adam_max_rel_diff=float(rel.max()) if rel.size else 0.0,
                       adam_bound=float(eps * np.abs(1 / c - 1).max() / v_min), lr=lr)
 

@@ -38,7 +38,7 @@ the exact gradient) and summarises them with pg.lessons.stats.estimate_statistic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -46,7 +46,7 @@ from pg.algo.baselines import make_baseline
 from pg.algo.reinforce import reinforce_gradient, surrogate_loss
 from pg.algo.rollout import Batch
 from pg.lessons.stats import estimate_statistics
-from pg.lessons.theory import SoftmaxBandit, TabularMDP, exact_gradient, exact_objective
+from pg.lessons.theory import SoftmaxBandit, TabularMDP, Trajectories, exact_gradient, exact_objective
 
 PROBLEMS = ("tiny_cartpole", "bandit")
 GAMMA = 1.0  # undiscounted, as in the derivation on the page
@@ -101,6 +101,27 @@ STEPS = (
         r"\begin{aligned} L_\text{mean} &= -\frac{1}{\sum_n T_n} \sum_n \sum_t \log \pi_\theta(a_t \mid s_t)\,"
         r"\text{adv}_t \\ &= \frac{N}{\sum_n T_n}\,L(\theta) \\"
         r" \nabla_\theta L_\text{mean} &= -\frac{N}{\sum_n T_n}\,\hat g \end{aligned}")),
+    # the trainer as it runs (issue 15): pg.lessons.discounting, normalisation, adam_scale, on_policy
+    ("Discounting, as training does it", (
+        r"J_\gamma(\theta) = \mathbb{E}\Big[\sum_t \gamma^t r_t\Big], \qquad G^\gamma_t = \sum_{k \ge t} \gamma^{k-t} r_k",
+        r"\nabla_\theta J_\gamma = \mathbb{E}\Big[\sum_t \gamma^t\,\nabla_\theta \log \pi_\theta(a_t \mid s_t)\,G^\gamma_t\Big]",
+        r"\begin{aligned} & \text{training drops } \gamma^t\text{:} \\ & \mathbb{E}\Big[\sum_t \nabla_\theta \log "
+        r"\pi_\theta(a_t \mid s_t)\,G^\gamma_t\Big] \ne \nabla_\theta J_\gamma \end{aligned}")),
+    ("Advantage normalisation", (
+        r"\text{adv}_t \leftarrow \frac{\text{adv}_t - \operatorname{mean}(\text{adv})}{\operatorname{std}(\text{adv})}"
+        r"\quad \text{(over the batch's steps)}",)),
+    ("Adam, and the scale of the gradient", (
+        r"\begin{aligned} m &\leftarrow \beta_1 m + (1 - \beta_1)\,g, \qquad v \leftarrow \beta_2 v + (1 - \beta_2)\,g^2 \\"
+        r" \Delta\theta &= \alpha\,\hat m \,/\, \big(\sqrt{\hat v} + \epsilon\big) \end{aligned}",
+        r"g \to c\,g: \quad \Delta\theta \to \alpha\,\hat m \,/\, \big(\sqrt{\hat v} + \epsilon / c\big)")),
+    ("On-policy", (
+        r"\nabla_\theta J = \mathbb{E}_{\tau \sim \pi_\theta}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\,G_t\Big]",
+        r"\begin{aligned} & = \mathbb{E}_{\tau \sim \pi_\text{old}}\Big[w(\tau) \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\,"
+        r"G_t\Big] \\ & w(\tau) = \prod_t \frac{\pi_\theta(a_t \mid s_t)}{\pi_\text{old}(a_t \mid s_t)} \end{aligned}")),
+    ("The loss is not the performance", (
+        r"\mathbb{E}\big[L_b(\theta)\big] = -\mathbb{E}\Big[\sum_t \log \pi_\theta(a_t \mid s_t)\,(G_t - b)\Big]",
+        r"\frac{\partial\, \mathbb{E}[L_b]}{\partial b} = \mathbb{E}\Big[\sum_t \log \pi_\theta(a_t \mid s_t)\Big] < 0,"
+        r"\qquad \frac{\partial J}{\partial b} = 0")),
 )
 
 
@@ -166,7 +187,7 @@ class Setup:
         if self.name == "bandit":
             return (f"**a three-armed bandit**: one step per episode; arm $k$ pays its mean "
                     f"({', '.join(map(str, self.problem.means))}) plus unit Gaussian noise; "
-                    f"$\\pi = \\mathrm{{softmax}}(\\theta) = ({', '.join(f'{p:+.2f}' for p in pi[0])})$.")
+                    f"$\\pi = \\mathrm{{softmax}}(\\theta) = ({', '.join(f'{p:.2f}' for p in pi[0])})$.")
         return ("**a CartPole small enough to solve exactly**: the pole leans left, stands upright or leans right; "
                 "pushing toward the lean rights it, pushing away topples it; +1 per step, at most "
                 f"{self.problem.horizon} steps. $\\theta_s$ is the logit of *push right* in state $s$: the policy "
@@ -175,6 +196,44 @@ class Setup:
 
     def _obs(self, s: int) -> np.ndarray:
         return np.eye(self.problem.obs_dim)[s] if self.name != "bandit" else np.zeros(1)
+
+
+class _Uniform:
+    """A stand-in policy with pi(a|s) = 1 for every s and a: enumerating with it leaves in each
+    trajectory's probability the dynamics' share alone, rho0(s_0) prod_t P(s_t+1|s_t, a_t)."""
+
+    def __init__(self, n_states: int, n_actions: int):
+        self.shape = (n_states, n_actions)
+
+    def probs(self, obs):
+        return np.ones(self.shape)
+
+
+class EnumeratedMDP(TabularMDP):
+    """A TabularMDP that enumerates its trajectories once. Which paths exist, and their order,
+    does not depend on the policy (only transitions of probability 0 are left out), so
+    ``trajectories(policy)`` reuses them and multiplies the dynamics' share of each path's
+    probability by its policy terms: the same Trajectories as TabularMDP's (up to rounding in
+    the last place, tests/lessons/test_derivation.py), without the search on every call. The
+    page enumerates some 50 times per setting; this is most of what a new theta costs."""
+
+    def trajectories(self, policy) -> Trajectories:
+        paths = self.__dict__.get("_paths")
+        if paths is None:
+            paths = self.__dict__["_paths"] = super().trajectories(_Uniform(self.n_states, self.n_actions))
+        b = paths.batch
+        states = b.obs.argmax(axis=-1)  # (T, n) one-hot states (0 after an episode ends, masked below)
+        pi = policy.probs(np.eye(self.n_states))[states, b.actions]
+        prob = paths.prob * np.where(b.alive, pi, 1.0).prod(axis=0)
+        return Trajectories(Batch(b.obs.copy(), b.actions.copy(), b.rewards.copy(), b.alive.copy()), prob,
+                            paths.mean_reward.copy())
+
+
+@lru_cache(maxsize=1)
+def _tiny_cartpole() -> EnumeratedMDP:
+    """One tiny CartPole for every setup, so that its paths are enumerated once per process
+    (problems are never modified)."""
+    return EnumeratedMDP.tiny_cartpole()
 
 
 def make_setup(name: str, theta) -> Setup:
@@ -187,7 +246,7 @@ def make_setup(name: str, theta) -> Setup:
                      ("θ_0", "θ_1", "θ_2"), ("the bandit",), ("arm 0", "arm 1", "arm 2"))
     if name == "tiny_cartpole":
         # W is (3 states x 2 actions) row-major: the "push right" logit of state s is at 2s + 1
-        return Setup(name, TabularMDP.tiny_cartpole(), theta, np.array([1, 3, 5]),
+        return Setup(name, _tiny_cartpole(), theta, np.array([1, 3, 5]),
                      ("θ_left", "θ_up", "θ_right"),
                      ("leans left", "upright", "leans right"), ("push left", "push right"))
     raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}, got {name!r}")
@@ -682,9 +741,11 @@ class Checks:
 
 
 def all_checks(problem: str, theta, episodes: int, seed: int) -> Checks:
-    """The checks of the page that depend only on the problem, theta, N and the seed
-    (baseline_zero_check and update_check also read b and the learning rate: the page runs
-    them beside their own sliders, with ``stream(seed, "baseline_zero")`` / ``"update"``)."""
+    """The checks of the page that depend only on the problem, theta, N and the seed, in one
+    call (tests and scripts; the page calls each check on its own, cached by its own inputs:
+    pages/theorem_compute.py). baseline_zero_check and update_check also read b and the
+    learning rate: the page runs them beside their own sliders, with
+    ``stream(seed, "baseline_zero")`` / ``"update"``."""
     setup = make_setup(problem, theta)
     if isinstance(episodes, bool) or not 1 <= int(episodes) <= 100_000:
         raise ValueError(f"episodes must be an integer in [1, 100000], got {episodes!r}")

@@ -33,7 +33,7 @@ import numpy as np
 from pg.algo.baselines import NoBaseline
 from pg.algo.returns import reward_to_go
 from pg.lessons.derivation import Setup
-from pg.lessons.theory import exact_gradient
+from pg.lessons.theory import exact_gradient, trajectory_scores
 from pg.lessons.variance import expected_estimate
 
 GAMMAS = (1.0, 0.99, 0.9, 0.5)  # what a page shows, training's 0.99 among them
@@ -71,12 +71,23 @@ class DiscountingCheck:
     angle_degrees: float  # the angle between them
 
 
-def discounting_check(setup: Setup, gamma: float) -> DiscountingCheck:
-    """The gradient of J_gamma at the setup's theta, and what each estimator follows on average."""
+def _theorem_gradient(problem, policy, gamma: float, scores: np.ndarray) -> np.ndarray:
+    """(P,) pg.lessons.theory.exact_gradient with the trajectories' scores computed once:
+    sum_tau P(tau) R_gamma(tau) grad log P(tau) (tests check it against exact_gradient)."""
+    traj = problem.trajectories(policy)
+    R = ((gamma ** np.arange(len(traj.mean_reward)))[:, None] * traj.mean_reward).sum(axis=0)
+    return (traj.prob * R) @ scores
+
+
+def discounting_check(setup: Setup, gamma: float, scores: np.ndarray | None = None) -> DiscountingCheck:
+    """The gradient of J_gamma at the setup's theta, and what each estimator follows on average.
+    ``scores``: pg.lessons.theory.trajectory_scores at the setup's policy, if already computed
+    (they do not depend on gamma); by default the theorem's gradient is exact_gradient's."""
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
     problem, policy = setup.problem, setup.policy
-    exact = setup.d_theta(exact_gradient(problem, policy, gamma))
+    exact = setup.d_theta(exact_gradient(problem, policy, gamma) if scores is None
+                          else _theorem_gradient(problem, policy, gamma, scores))
     with_factor = setup.d_theta(expected_discounted_estimate(problem, policy, gamma, factor=True))
     without = setup.d_theta(expected_estimate(problem, policy, "rtg", NoBaseline(), gamma))
     bias, norm = float(np.linalg.norm(without - exact)), float(np.linalg.norm(exact))
@@ -91,5 +102,6 @@ def discounting_check(setup: Setup, gamma: float) -> DiscountingCheck:
 
 
 def discounting_table(setup: Setup, gammas=GAMMAS) -> tuple[DiscountingCheck, ...]:
-    """``discounting_check`` at each gamma, in order."""
-    return tuple(discounting_check(setup, g) for g in gammas)
+    """``discounting_check`` at each gamma, in order (the trajectories' scores computed once)."""
+    scores = trajectory_scores(setup.policy, setup.problem.trajectories(setup.policy))
+    return tuple(discounting_check(setup, g, scores) for g in gammas)

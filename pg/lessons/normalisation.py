@@ -30,7 +30,14 @@ from pg.algo.returns import reward_to_go
 from pg.lessons.derivation import GAMMA, Setup, _rng
 from pg.lessons.stats import cosines
 
-NORMALISATION_BATCHES = 2000  # batches a page draws (about 0.3 s on the tiny problem at N = 16)
+NORMALISATION_BATCHES = 2000  # the most batches a page draws
+NORMALISATION_EPISODES = 16_384  # the most episodes a page draws in all (about 0.05 s on the tiny problem)
+
+
+def page_batches(episodes: int) -> int:
+    """How many batches of ``episodes`` episodes the page draws: NORMALISATION_BATCHES, fewer
+    for large N so that the episodes stay within NORMALISATION_EPISODES (at least 64)."""
+    return max(64, min(NORMALISATION_BATCHES, NORMALISATION_EPISODES // max(int(episodes), 1)))
 
 
 def batch_estimates(setup: Setup, batch, episodes: int, normalize: bool) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The theorem page's newer checks (issue 15) from its widgets, in one call, like derivation.all_checks.
 
-Each check has its own random stream, apart from derivation.stream's (so adding these leaves
-the page's existing numbers alone): ``stream(seed, name)``.
+The page itself calls each check on its own, cached by its own inputs (pages/theorem_compute.py),
+with the streams and constants defined here; ``tightened_checks`` gathers the same checks in one
+call for tests and scripts. Each check has its own random stream, apart from derivation.stream's
+(so adding these leaves the page's existing numbers alone): ``stream(seed, name)``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from pg.lessons.rmse import RmseStudy, rmse_study
 STREAMS = ("normalisation", "adam", "baseline_points", "rmse")
 OLD_POLICY_SHIFT = (-1.0, 0.5, 1.0)  # theta_old = theta + this: another policy (a uniform shift would
 # leave the bandit's softmax unchanged)
-BASELINE_POINTS = 9  # measured b values, evenly from -b_range to +b_range around the landmarks
+BASELINE_POINTS = 9  # measured b values, evenly over baseline_grid's range
+
+
+def baseline_grid(curve: VarianceCurve) -> np.ndarray:
+    """The b values measured over the exact curve: the page's slider range (-5 to 5), widened
+    to reach b* and the mean return with a margin of 1."""
+    low = min(-5.0, curve.b_star - 1.0, curve.mean_return - 1.0)
+    high = max(5.0, curve.b_star + 1.0, curve.mean_return + 1.0)
+    return np.linspace(low, high, BASELINE_POINTS)
 
 
 def stream(seed: int, check: str) -> np.random.SeedSequence:
@@ -50,7 +60,6 @@ def tightened_checks(problem: str, theta, episodes: int, seed: int) -> Tightened
     if isinstance(episodes, bool) or not 2 <= int(episodes) <= 4096:
         raise ValueError(f"episodes must be an integer in [2, 4096], got {episodes!r}")
     curve = variance_curve(setup, "episode")
-    top = max(5.0, 1.5 * curve.b_star, 1.5 * curve.mean_return)
     return TightenedChecks(
         setup=setup,
         discounting=discounting_table(setup, GAMMAS),
@@ -59,6 +68,6 @@ def tightened_checks(problem: str, theta, episodes: int, seed: int) -> Tightened
         on_policy=on_policy_check(setup, setup.theta + np.asarray(OLD_POLICY_SHIFT)),
         loss=loss_check(setup),
         variance_curve=curve,
-        variance_points=measured_points(setup, np.linspace(-top / 2, top, BASELINE_POINTS), stream(seed, "baseline_points")),
+        variance_points=measured_points(setup, baseline_grid(curve), stream(seed, "baseline_points")),
         rmse=rmse_study(setup, stream(seed, "rmse")),
     )

@@ -30,7 +30,9 @@ def _metric_texts(page) -> list[str]:
 
 def test_theorem_page_renders_and_reacts_to_a_slider(server, page):
     _open(page, server)
-    assert page.locator('[data-testid="stMain"] .katex-display').count() >= 8  # the derivation's equations
+    page.wait_for_function(  # the derivation's equations (KaTeX typesets them as they arrive)
+        """() => document.querySelectorAll('[data-testid="stMain"] .katex-display').length >= 13""", timeout=30_000)
+    assert page.get_by_role("heading", name="13. The loss is not the performance").count() == 1  # the last step
     before = _metric_texts(page)
     assert len(before) >= 10
     screenshot(page, "theorem")
@@ -73,4 +75,24 @@ def test_theorem_page_switches_to_the_bandit(server, page):
     wait_for_app(page)
     assert page.get_by_text("arm 0", exact=False).count() > 0  # the tables now speak of arms
     full_screenshot(page, "theorem-bandit")
+    assert_clean(page)
+
+
+def test_the_baseline_slider_reruns_its_panel_and_keeps_the_link(server, page):
+    """b's panel is in a fragment: moving b redraws its part of the page, and the fragment
+    publishes the link (URL and "Link to this view" in the sidebar); the other steps stay."""
+    _open(page, server)
+    before = _metric_texts(page)
+    thumb = page.locator('[data-testid="stMain"] [data-testid="stSlider"]').filter(
+        has_text="constant baseline b").get_by_role("slider")
+    thumb.focus()
+    thumb.press("ArrowLeft")  # 2.0 -> 1.5
+    page.wait_for_function("() => new URLSearchParams(location.search).get('b') === '1.5'", timeout=30_000)
+    page.get_by_text("at your b = 1.5").first.wait_for()
+    wait_for_app(page)
+    assert _metric_texts(page) == before  # nothing else recomputed or redrawn with other numbers
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_text("Link to this view").count() == 1  # redrawn in place, not added
+    sidebar.get_by_text("Link to this view").click()
+    assert "b=1.5" in sidebar.locator('[data-testid="stCode"] code').last.inner_text()
     assert_clean(page)

@@ -39,3 +39,11 @@ def test_mean_vs_sum_on_the_page_problem():
 def test_scale_check_rejects_non_positive_c():
     with pytest.raises(ValueError, match="positive"):
         scale_check(np.ones((2, 2)), 0.0)
+
+
+def test_a_zero_gradient_has_no_step_ratio_rather_than_a_warning():
+    grads = np.array([[0.0, 0.0, 0.0], [1e-2, -2e-2, 3e-2]])
+    with np.errstate(all="raise"):
+        check = scale_check(grads, 0.5)
+    assert np.isnan(check.sgd_ratio[0]) and check.sgd_ratio[1] == pytest.approx(0.5, rel=1e-12)
+    assert np.isnan(check.adam_ratio[0]) and check.adam_ratio[1] == pytest.approx(1.0, abs=1e-6)

@@ -14,7 +14,7 @@ from pg.algo.baselines import make_baseline
 from pg.algo.reinforce import reinforce_gradient
 from pg.lessons import derivation as d
 from pg.lessons.stats import estimate_statistics
-from pg.lessons.theory import exact_gradient, exact_objective, finite_difference_gradient
+from pg.lessons.theory import TabularMDP, exact_gradient, exact_objective, finite_difference_gradient
 
 Z = 4.5
 THETAS = {"tiny_cartpole": (0.5, 0.0, -0.5), "bandit": (0.3, -0.2, 0.5)}
@@ -304,7 +304,7 @@ def test_each_check_has_its_own_reproducible_stream():
 
 
 def test_steps_pair_each_equation_with_a_title():
-    assert len(d.STEPS) == 8
+    assert len(d.STEPS) == 13
     for title, tex in d.STEPS:
         assert title and tex and all(isinstance(t, str) and t.strip() for t in tex)
         assert all(t.count("{") == t.count("}") for t in tex)  # balanced braces: KaTeX would fail
@@ -315,10 +315,24 @@ def test_each_problem_describes_itself_with_its_numbers_at_theta():
     pi = bandit.probs_table()[0]
     text = bandit.describe()
     assert text.startswith("**a three-armed bandit**") and ", ".join(map(str, bandit.problem.means)) in text
-    assert "(" + ", ".join(f"{p:+.2f}" for p in pi) + ")$." in text
+    assert "(" + ", ".join(f"{p:.2f}" for p in pi) + ")$." in text  # probabilities, never "+0.51"
+    assert "+" not in text.split("softmax")[1]
     cart = d.make_setup("tiny_cartpole", [0.5, 0.0, -0.5])
     text = cart.describe()
     assert f"at most {cart.problem.horizon} steps" in text
     for state, p in zip(cart.state_names, cart.probs_table()[:, 1]):
         assert f"{p:.2f} ({state})" in text
     assert d.make_setup("tiny_cartpole", [2.0, 0.0, -0.5]).describe() != text, "recomputed at theta"
+
+
+@pytest.mark.parametrize("theta", [(0.5, 0.0, -0.5), (3.0, -2.0, 1.0)])
+def test_enumerating_once_gives_the_same_trajectories(theta):
+    setup = d.make_setup("tiny_cartpole", theta)
+    plain = TabularMDP.trajectories(setup.problem, setup.policy)  # the search, every time
+    for policy in (setup.policy, setup.policy_at(np.array(theta) + 0.7)):  # the second call reuses the paths
+        fast, slow = setup.problem.trajectories(policy), TabularMDP.trajectories(setup.problem, policy)
+        np.testing.assert_allclose(fast.prob, slow.prob, rtol=1e-13, atol=0)
+        for name in ("obs", "actions", "rewards", "alive"):
+            np.testing.assert_array_equal(getattr(fast.batch, name), getattr(slow.batch, name))
+        np.testing.assert_array_equal(fast.mean_reward, slow.mean_reward)
+    assert len(plain.prob) == len(fast.prob)

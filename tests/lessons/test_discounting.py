@@ -71,3 +71,12 @@ def test_discounting_check_direction_bias_where_the_problem_is_asymmetric():
 def test_discounting_check_rejects_bad_gamma():
     with pytest.raises(ValueError, match="gamma"):
         discounting_check(d.make_setup("bandit", (0, 0, 0)), 1.5)
+
+
+@pytest.mark.parametrize("problem", ("tiny_cartpole", "bandit"))
+def test_the_table_computes_the_theorems_gradient_as_exact_gradient_does(problem):
+    setup = d.make_setup(problem, (1.0, -0.5, 0.3))
+    for row, gamma in zip(discounting_table(setup), GAMMAS):
+        np.testing.assert_allclose(row.exact, setup.d_theta(exact_gradient(setup.problem, setup.policy, gamma)),
+                                   rtol=1e-12, atol=1e-15)
+        assert row.bias == pytest.approx(discounting_check(setup, gamma).bias, rel=1e-9, abs=1e-15)

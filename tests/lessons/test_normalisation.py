@@ -7,7 +7,13 @@ import pytest
 from pg.algo.baselines import make_baseline
 from pg.algo.reinforce import reinforce_gradient
 from pg.lessons import derivation as d
-from pg.lessons.normalisation import batch_estimates, normalisation_study
+from pg.lessons.normalisation import (
+    NORMALISATION_BATCHES,
+    NORMALISATION_EPISODES,
+    batch_estimates,
+    normalisation_study,
+    page_batches,
+)
 
 THETA = (0.5, 0.0, -0.5)  # the page's default
 
@@ -47,3 +53,10 @@ def test_normalisation_study_is_deterministic_and_checks_input():
     np.testing.assert_array_equal(a.mean_normalised, b.mean_normalised)
     with pytest.raises(ValueError, match="episodes"):
         normalisation_study(setup, 1, 0, 50)
+
+
+def test_the_page_draws_a_bounded_number_of_episodes():
+    assert page_batches(2) == NORMALISATION_BATCHES and page_batches(16) == NORMALISATION_EPISODES // 16
+    for n in (32, 64, 256):
+        assert page_batches(n) * n <= NORMALISATION_EPISODES and page_batches(n) >= 64
+    assert page_batches(256) == NORMALISATION_EPISODES // 256 and page_batches(4096) == 64

@@ -27,3 +27,14 @@ def test_bad_input_is_a_clear_error():
         tightened_checks("tiny_cartpole", (0, 0, 0), 1, 0)
     with pytest.raises(ValueError, match="problem"):
         tightened_checks("pong", (0, 0, 0), 8, 0)
+
+
+@pytest.mark.parametrize("problem", d.PROBLEMS)
+def test_the_measured_bs_cover_the_slider_and_both_landmarks(problem):
+    from pg.lessons.baseline_curve import variance_curve
+    from pg.lessons.tightened import BASELINE_POINTS, baseline_grid
+
+    curve = variance_curve(d.make_setup(problem, (0.5, 0.0, -0.5)), "episode")
+    grid = baseline_grid(curve)
+    assert len(grid) == BASELINE_POINTS and grid[0] <= -5 and grid[-1] >= 5
+    assert grid[0] < min(curve.b_star, curve.mean_return) and grid[-1] > max(curve.b_star, curve.mean_return)
