@@ -40,16 +40,20 @@ from functools import cache
 from pathlib import Path
 
 
+def _libc(name: str, argtypes: list, restype):
+    """The C library's function ``name`` with its signature, or None where it has none."""
+    try:
+        function = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError, TypeError):
+        return None
+    function.argtypes, function.restype = argtypes, restype
+    return function
+
+
 @cache
 def _malloc_trim():
     """glibc's malloc_trim, or None where the C library has none."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    return _libc("malloc_trim", [ctypes.c_size_t], ctypes.c_int)
 
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's malloc.h
@@ -60,13 +64,7 @@ ARENA_MAX = 2  # arenas for the whole process (glibc's default: 8 per core)
 @cache
 def _mallopt():
     """glibc's mallopt, or None where the C library has none."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        option = libc.mallopt
-    except (OSError, AttributeError, TypeError):
-        return None
-    option.argtypes, option.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return option
+    return _libc("mallopt", [ctypes.c_int, ctypes.c_int], ctypes.c_int)
 
 
 def tune_malloc(mmap_threshold: int = MMAP_THRESHOLD, arena_max: int = ARENA_MAX) -> bool:
