@@ -9,10 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.links import note_page
 from pages.nav import navigation_pages
 from pages.presenter import follow_story, presenter_switch, story_bar
 from pages.shared import memory_janitor
+from pages.visit import note_page
 
 st.set_page_config(
     page_title="Policy Gradients, Visually",

@@ -11,12 +11,12 @@ A page calls two functions:
     publish(HeatmapState(...), run=run) the same for a page that shows a run: a training run's
                                         recipe goes into the link too (pg.app.run_link)
 
-A link that carries a training run (Policy heatmap, Replay) is opened by ``open_linked_run``
-(called by pages/shared.py's current_run): the run is trained again, with a progress bar, up to
+A link that carries a training run (Policy heatmap, Replay) is opened by
+pages/linked_run.py's ``open_linked_run`` (called by pages/shared.py's current_run): the run is trained again, with a progress bar, up to
 the update the link names, and becomes the session's run, so the page shows what the link's
 author saw, bit for bit. A run loaded from a file has no link: the sidebar says so.
 
-"First run of a visit" is noted by streamlit_app.py (``note_page``) before the page runs:
+"First run of a visit" is noted by streamlit_app.py (pages/visit.py's ``note_page``) before the page runs:
 st.navigation clears the query string on every page switch, so each visit starts from the
 URL it was opened with, and later reruns (a widget moved) never read a stale URL back.
 """
@@ -28,8 +28,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from pg.algo.reinforce import ConfigError
-from pg.app.run_link import Recompute, is_run_key, recipe_from_query, recipe_of, recipe_query
+from pages.linked_run import refused, run_params
+from pages.visit import PAGE, entered, query
+from pg.app.run_link import is_run_key
 from pg.app.state import APP_KEYS, from_query, specs, to_query, with_defaults
 
 MAX_LINK_CHARS = 4000
@@ -39,33 +40,6 @@ strings up to 512 Ki characters, and its HTTP server answered a 30,000-character
 limit is on the browser's side and not known exactly: 4,000 leaves room for a long host name
 and stays clear of it. Ordinary links are a few hundred characters; only the free-text fields
 of Live training can make one this long."""
-
-_ENTERED = "_links_entered"  # True during the first run of a visit to a page
-_PAGE = "_links_page"  # url_path of the page this session ran last ("" for Home)
-_LINKED = "_links_run"  # (Run, RunRecipe): the run a link brought, and its recipe
-_PENDING = "_links_pending"  # the RunRecipe of a link whose run is being recomputed
-_WATCHING = "_links_watching"  # the registry's token for the link's run (pg.app.registry.watch)
-_REFUSED = "_links_refused"  # this visit's link carried a run that cannot be reproduced
-LINKED_LABEL = "the training run in this link (recomputed here)"
-TICK = 0.2  # seconds of recomputing between two redraws of the progress bar
-
-
-def note_page(url_path: str) -> None:
-    """Called by streamlit_app.py on every run, before the page runs."""
-    ss = st.session_state
-    ss[_ENTERED] = ss.get(_PAGE) != url_path
-    ss[_PAGE] = url_path
-
-
-def entered() -> bool:
-    """Whether this run is the first of a visit to the page (so the URL is the link's)."""
-    return st.session_state.get(_ENTERED, True)
-
-
-def query() -> dict[str, list[str]]:
-    """The URL's parameters, every value of a repeated key kept."""
-    return {key: st.query_params.get_all(key) for key in st.query_params}
-
 
 def restore(kind, prefix: str, allowed: dict | None = None) -> None:
     """Put the URL's values into the page's widget keys on the first run of a visit.
@@ -80,7 +54,7 @@ def restore(kind, prefix: str, allowed: dict | None = None) -> None:
     state, warnings = from_query(kind, params)
     for name, values in (allowed or {}).items():
         value = getattr(state, name)
-        if value is not None and value not in values and ss.get(_REFUSED):  # already said: not the link's run
+        if value is not None and value not in values and refused():  # already said: not the link's run
             state = with_defaults(state, [name])
         elif value is not None and value not in values:
             spec = specs(kind)[name]
@@ -124,75 +98,6 @@ def publish(state, run=None) -> str:
     return url
 
 
-def run_params(run) -> dict[str, str] | str:
-    """The link parameters of the run a page shows: none for the shipped run, a training run's
-    recipe (pg.app.run_link), or, for a run loaded from a file, a sentence saying why this view
-    has no link."""
-    ss = st.session_state
-    linked = ss.get(_LINKED)
-    if linked is not None and linked[0] is run:
-        return recipe_query(linked[1])
-    if run is not ss.get("run"):
-        return {}
-    live, from_file = ss.get("live"), ss.get("run_label") == f"your file {ss.get('run_file')}"
-    recipe = recipe_of(live, run) if live is not None and not from_file else None
-    if recipe is not None:
-        return recipe_query(recipe)
-    return ("No link to this view: it shows a policy loaded from a file, and a link can carry a training "
-            "run's settings (to train it again) but not a file. Share the file itself instead.")
-
-
-def open_linked_run(registry, showing_instead: str) -> None:
-    """On the first run of a visit whose link carries a training run: recompute the run (a
-    progress bar meanwhile) and make it the session's run (``ss.run``); a run that cannot be
-    reproduced gets one warning line, and the page shows ``showing_instead``. ``registry`` is
-    the server's run registry (the same link opened twice is computed once)."""
-    ss = st.session_state
-    if entered():
-        recipe, problem = recipe_from_query(query())
-        ss[_REFUSED] = problem is not None
-        linked = ss.get(_LINKED)
-        if problem is not None or recipe is None or (linked is not None and linked[1] == recipe
-                                                     and linked[0] is ss.get("run")):
-            ss.pop(_PENDING, None)
-        else:
-            ss[_PENDING] = recipe
-        if problem is not None:
-            _cannot_reproduce(problem, showing_instead)
-    recipe = ss.get(_PENDING)
-    if recipe is None:
-        return
-    bar = st.progress(0.0, text=_progress_text(0, recipe.updates))
-
-    def announce(_run):  # once per computed run, as Live training announces its own
-        print(f"[pg] computing a new run: seed {recipe.cfg.seed}, {recipe.n_seeds} seed(s), from a link", flush=True)
-
-    try:
-        recompute = Recompute(recipe, registry, announce)
-        ss[_WATCHING] = registry.watch(recompute.live)  # while the session shows it, others share it
-        while not recompute.advance(TICK):
-            bar.progress(recompute.done / max(recipe.updates, 1), text=_progress_text(recompute.done, recipe.updates))
-        problem, run = recompute.problem, recompute.run
-    except ConfigError as refused:  # the server is busy (its memory budget), say
-        problem, run = str(refused).rstrip("."), None
-    bar.empty()
-    ss.pop(_PENDING, None)
-    if run is None:
-        ss[_REFUSED] = True
-        _cannot_reproduce(problem, showing_instead)
-        return
-    ss.run, ss.run_label, ss[_LINKED] = run, LINKED_LABEL, (run, recipe)
-
-
-def _progress_text(done: int, updates: int) -> str:
-    return f"Recomputing the training run in this link: update {done} of {updates}"
-
-
-def _cannot_reproduce(problem: str, showing_instead: str) -> None:
-    st.warning(f"Could not reproduce the training run in this link: {problem}. Showing {showing_instead} instead.",
-               icon=":material/link_off:")
-
-
 def link_too_long(url: str) -> str | None:
     """A warning, in words, if ``url`` is too long to share; None if it is fine."""
     if len(url) <= MAX_LINK_CHARS:
@@ -207,7 +112,7 @@ def link_too_long(url: str) -> str | None:
 
 def link(params: dict[str, str]) -> str:
     """The full URL of the current page with ``params``."""
-    base = st.context.url or "/" + st.session_state.get(_PAGE, "")  # None under AppTest
+    base = st.context.url or "/" + st.session_state.get(PAGE, "")  # None under AppTest
     return base + ("?" + urlencode(params) if params else "")
 
 

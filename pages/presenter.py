@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.links import app_params, entered, show_warnings
+from pages.links import app_params, show_warnings
 from pages.nav import PAGES as STORY  # the story is the page list, in its order
 from pages.nav import position
+from pages.visit import entered
 from pg.app.state import AppState, from_query
 
 _GOTO = "_story_goto"  # the page a story button asked for

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.links import open_linked_run
+from pages.linked_run import open_linked_run
 from pg.app import registry
 from pg.app.memory import MemoryJanitor
 from pg.app.text import file_name, plain
