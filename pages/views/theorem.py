@@ -1,6 +1,7 @@
 """The gradient theorem: the derivation step by step (pg.lessons.derivation.STEPS), each step beside a
 numerical check on a problem solved exactly. Each step's check is cached by its own inputs
-(pages/theorem_compute.py) and drawn by pages/theorem_steps.py; the controls inside the page rerun
+(pages/theorem_compute.py) and drawn by pages/theorem_steps.py, theorem_baseline_steps.py and
+theorem_trainer_steps.py; the controls inside the page rerun
 their own part alone (st.fragment), and the link to this view is published from the fragment that
 holds b and the learning rate."""
 
@@ -8,8 +9,11 @@ import inspect
 
 import streamlit as st
 
+from pages import theorem_baseline_steps as baseline_steps
 from pages import theorem_steps as steps
+from pages import theorem_trainer_steps as trainer_steps
 from pages.links import restore
+from pages.theorem_text import count_in_words
 from pg.algo.reinforce import reinforce_gradient, surrogate_loss
 from pg.app.state import TheoremState
 from pg.lessons import derivation
@@ -30,7 +34,7 @@ with st.sidebar:
 setup = derivation.make_setup(problem, theta)
 st.title("The gradient theorem")
 st.markdown("Why does $\\nabla_\\theta \\log \\pi_\\theta(a_t \\mid s_t)\\,G_t$ point uphill? "
-            f"{steps.count_in_words(len(derivation.STEPS))} steps from the objective to the update that trains the "
+            f"{count_in_words(len(derivation.STEPS))} steps from the objective to the update that trains the "
             f"agent as it runs, each checked beside it on {setup.describe()}")
 st.caption("Move the sliders in the sidebar: every number and chart below is recomputed, none is typed in.")
 
@@ -39,13 +43,13 @@ steps.log_derivative(setup, problem, theta)
 steps.dynamics(setup, problem, theta, seed)
 steps.estimator(setup, problem, theta, episodes, seed)
 steps.reward_to_go(setup, problem, theta, episodes, seed)
-steps.baseline(setup, problem, theta, episodes, seed)  # ... to the end of step 7, and the link (publish)
-steps.loss_device(setup, problem, theta, episodes, seed)
-steps.discount(setup, problem, theta)
-steps.normalise(setup, problem, theta, episodes, seed)
-steps.adam(setup, problem, theta, episodes, seed)
-steps.on_policy_step(setup, problem, theta)
-steps.performance(setup, problem, theta)
+baseline_steps.baseline(setup, problem, theta, episodes, seed)  # ... to the end of step 7, and the link (publish)
+baseline_steps.loss_device(setup, problem, theta, episodes, seed)
+trainer_steps.discount(setup, problem, theta)
+trainer_steps.normalise(setup, problem, theta, episodes, seed)
+trainer_steps.adam(setup, problem, theta, episodes, seed)
+trainer_steps.on_policy_step(setup, problem, theta)
+trainer_steps.performance(setup, problem, theta)
 
 with st.expander("The code that runs: `pg.algo.reinforce.reinforce_gradient` and `surrogate_loss`", icon=":material/code:"):
     st.code("\n\n".join(inspect.getsource(f) for f in (reinforce_gradient, surrogate_loss)), language="python")
