@@ -11,13 +11,11 @@ from pages.shared import current_run
 from pg.algo.policies import policy_from_spec
 from pg.algo.reinforce import TrainConfig
 from pg.app.state import CreditState
-from pg.lessons.credit import CreditAssignment, config_of, credit_assignment
+from pg.lessons.credit import CreditAssignment, config_of, credit_assignment, describe, summary, why_not_every_step
 from pg.viz.credit_charts import credit_chart, delta_chart
 
 MAX_SEED = 99_999
 ACTIONS = ("left", "right")
-BASELINES = {"none": "none", "moving_average": "a moving average of earlier returns",
-             "batch_mean": "the mean Gₜ of the batch's other episodes", "value": "a learned V(sₜ)"}
 large = bool(st.session_state.get("present"))
 
 
@@ -32,19 +30,6 @@ def _frame(state: tuple, action: int, p_right: float, step: int) -> np.ndarray:
     from pg.viz.render import render_frame  # pygame: imported when a frame is drawn
 
     return render_frame(state, action=action, p_right=p_right, step=step)
-
-
-def describe(cfg: TrainConfig) -> str:
-    """The run's settings that shape the weights and the update, in words."""
-    if cfg.advantage == "returns":
-        weight = (f"Gₜ − bₜ with bₜ {BASELINES[cfg.baseline]}"
-                  + (" (here Gₜ is the whole episode's return G₀ at every step)" if cfg.returns == "episode" else ""))
-    else:
-        weight = f"the learned critic's {'TD(0)' if cfg.advantage == 'td0' else f'GAE(λ = {cfg.gae_lambda:g})'} estimate"
-    return (f"γ = {cfg.gamma:g}; advantage {weight}; "
-            f"{'normalised over the batch; ' if cfg.normalize_advantages else ''}"
-            f"{'Adam' if cfg.optimizer == 'adam' else 'plain gradient ascent'} with learning rate {cfg.lr:g}; "
-            f"{cfg.batch_episodes} episodes per update")
 
 
 st.title("Credit assignment")
@@ -88,44 +73,10 @@ policy = dict(snapshots)[iteration]
 # a stateful baseline (moving average, learned V) has been fitted on earlier batches by this
 # checkpoint; after update 0 it is fitted on one earlier batch of the same policy first
 credit = _credit(json.dumps(policy.spec), policy.params, json.dumps(cfg.to_dict()), seed, iteration > 0)
-signs = credit.adv_sign
-n_up, n_down = int((signs > 0).sum()), int((signs < 0).sum())
 
 # --- the whole episode in numbers (computed from what is drawn below) ----------------------
-sentence = (
-    f"The first episode of a batch of {cfg.batch_episodes} lasted **{credit.length} steps**: "
-    f"{n_up} with a positive advantage, {n_down} with a negative one"
-    + (f", {credit.length - n_up - n_down} with an advantage of 0 (up to rounding)"
-       if n_up + n_down < credit.length else "")
-    + ". "
-)
-if not credit.signed_steps:
-    sentence += "With no advantage to follow, the sign rule has nothing to say here"
-    sentence += (f"; yet Adam's first step is sized by the learning rate, not by the gradient, so the update still "
-                 f"moved log π(aₜ|sₜ) by up to {np.abs(credit.delta_logp).max():.3g}." if cfg.optimizer == "adam"
-                 else ".")
-else:
-    sentence += (
-        f"After one update on the whole batch, π(aₜ|sₜ) moved the way the sign of its advantage says "
-        f"(up for +, down for −) at **{credit.agree_count} of {credit.signed_steps} steps** "
-        f"({credit.agree_count / credit.signed_steps:.0%})."
-    )
-st.markdown(sentence)
-reasons = [f"the update is one step for the whole batch: {int(credit.batch_lengths.sum())} steps of "
-           f"{len(credit.batch_lengths)} episodes pull on the same {credit.params_before.size} parameters"]
-if cfg.normalize_advantages and credit.signed_steps:
-    flipped = int((np.sign(credit.weight) * signs < 0).sum())
-    if flipped:
-        reasons.append(f"normalisation subtracts the batch's mean advantage, which flips the sign of the weight at "
-                       f"{flipped} of this episode's steps (against the normalised weight's sign, "
-                       f"{credit.weight_agree_count} steps moved as the rule says)")
-if cfg.optimizer == "adam":
-    reasons.append(f"Adam starts afresh here (a checkpoint keeps no optimizer state), and its first step moves "
-                   f"every parameter by about the learning rate {cfg.lr:g} (measured: by {credit.param_changes[0]:.3f} "
-                   f"to {credit.param_changes[1]:.3f})")
-why = ("Why not every step: alone, a step's own term in the gradient (its weight times ∇log π(aₜ|sₜ)) would "
-       "move its probability the way its weight's sign says, to first order; but " + "; ".join(reasons)
-       + ". So at a given step the other terms can outweigh its own.")
+st.markdown(summary(credit, cfg))
+why = why_not_every_step(credit, cfg)
 
 
 # --- one step: the frame, the numbers, the two charts, a question -----------------------------

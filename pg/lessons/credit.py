@@ -208,3 +208,70 @@ def credit_assignment(policy, cfg: TrainConfig, seed: int, warm: bool = False) -
         config=cfg,
         warmed=warm and (cfg.advantage != "returns" or cfg.baseline in ("moving_average", "value")),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The page's sentences, from the numbers it shows
+# ---------------------------------------------------------------------------------------------
+BASELINES = {"none": "none", "moving_average": "a moving average of earlier returns",
+             "batch_mean": "the mean Gₜ of the batch's other episodes", "value": "a learned V(sₜ)"}
+
+
+def describe(cfg: TrainConfig) -> str:
+    """The run's settings that shape the weights and the update, in words."""
+    if cfg.advantage == "returns":
+        weight = (f"Gₜ − bₜ with bₜ {BASELINES[cfg.baseline]}"
+                  + (" (here Gₜ is the whole episode's return G₀ at every step)" if cfg.returns == "episode" else ""))
+    else:
+        weight = f"the learned critic's {'TD(0)' if cfg.advantage == 'td0' else f'GAE(λ = {cfg.gae_lambda:g})'} estimate"
+    return (f"γ = {cfg.gamma:g}; advantage {weight}; "
+            f"{'normalised over the batch; ' if cfg.normalize_advantages else ''}"
+            f"{'Adam' if cfg.optimizer == 'adam' else 'plain gradient ascent'} with learning rate {cfg.lr:g}; "
+            f"{cfg.batch_episodes} episodes per update")
+
+
+def summary(credit: CreditAssignment, cfg: TrainConfig) -> str:
+    """The sentence over the step slider: the episode's advantages by sign, and how many steps
+    moved the way their advantage's sign says after the update (Markdown)."""
+    signs = credit.adv_sign
+    n_up, n_down = int((signs > 0).sum()), int((signs < 0).sum())
+    sentence = (
+        f"The first episode of a batch of {cfg.batch_episodes} lasted **{credit.length} steps**: "
+        f"{n_up} with a positive advantage, {n_down} with a negative one"
+        + (f", {credit.length - n_up - n_down} with an advantage of 0 (up to rounding)"
+           if n_up + n_down < credit.length else "")
+        + ". "
+    )
+    if not credit.signed_steps:
+        sentence += "With no advantage to follow, the sign rule has nothing to say here"
+        sentence += (f"; yet Adam's first step is sized by the learning rate, not by the gradient, so the update still "
+                     f"moved log π(aₜ|sₜ) by up to {np.abs(credit.delta_logp).max():.3g}." if cfg.optimizer == "adam"
+                     else ".")
+    else:
+        sentence += (
+            f"After one update on the whole batch, π(aₜ|sₜ) moved the way the sign of its advantage says "
+            f"(up for +, down for −) at **{credit.agree_count} of {credit.signed_steps} steps** "
+            f"({credit.agree_count / credit.signed_steps:.0%})."
+        )
+    return sentence
+
+
+def why_not_every_step(credit: CreditAssignment, cfg: TrainConfig) -> str:
+    """Why one update does not move every step's probability with its advantage's sign: the
+    reasons that hold for this run (batch, normalisation, Adam), with their measured numbers."""
+    signs = credit.adv_sign
+    reasons = [f"the update is one step for the whole batch: {int(credit.batch_lengths.sum())} steps of "
+               f"{len(credit.batch_lengths)} episodes pull on the same {credit.params_before.size} parameters"]
+    if cfg.normalize_advantages and credit.signed_steps:
+        flipped = int((np.sign(credit.weight) * signs < 0).sum())
+        if flipped:
+            reasons.append(f"normalisation subtracts the batch's mean advantage, which flips the sign of the weight at "
+                           f"{flipped} of this episode's steps (against the normalised weight's sign, "
+                           f"{credit.weight_agree_count} steps moved as the rule says)")
+    if cfg.optimizer == "adam":
+        reasons.append(f"Adam starts afresh here (a checkpoint keeps no optimizer state), and its first step moves "
+                       f"every parameter by about the learning rate {cfg.lr:g} (measured: by {credit.param_changes[0]:.3f} "
+                       f"to {credit.param_changes[1]:.3f})")
+    return ("Why not every step: alone, a step's own term in the gradient (its weight times ∇log π(aₜ|sₜ)) would "
+           "move its probability the way its weight's sign says, to first order; but " + "; ".join(reasons)
+           + ". So at a given step the other terms can outweigh its own.")

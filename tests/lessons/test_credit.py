@@ -139,3 +139,20 @@ def test_a_bad_seed_is_refused_in_words(early, seed):
 def test_a_run_without_settings_uses_the_defaults(shipped):
     assert config_of(None) == TrainConfig()
     assert config_of(shipped.config) == TrainConfig.from_dict(shipped.config)
+
+
+def test_the_sentences_count_what_the_episode_shows(early):
+    from pg.lessons.credit import describe, summary, why_not_every_step
+
+    cfg = TrainConfig(batch_episodes=16)
+    credit = credit_assignment(early, cfg, seed=0)
+    up, down = int((credit.adv_sign > 0).sum()), int((credit.adv_sign < 0).sum())
+    said = summary(credit, cfg)
+    assert f"lasted **{credit.length} steps**: {up} with a positive advantage, {down} with a negative one" in said
+    assert f"at **{credit.agree_count} of {credit.signed_steps} steps**" in said
+    why = why_not_every_step(credit, cfg)
+    assert f"{int(credit.batch_lengths.sum())} steps of {len(credit.batch_lengths)} episodes" in why
+    assert "Adam starts afresh" in why and "Adam starts afresh" not in why_not_every_step(
+        credit, replace(cfg, optimizer="sgd"))
+    assert describe(cfg).startswith("γ = 0.99; advantage Gₜ − bₜ with bₜ the mean Gₜ of the batch's other episodes")
+    assert "plain gradient ascent with learning rate 0.01" in describe(replace(cfg, optimizer="sgd", lr=0.01))
