@@ -21,6 +21,7 @@ from pg.app.live_view import (
     untrained,
     untrained_config,
 )
+from pg.app.predict import SOLVE_GUESSES, solve_verdict
 from pg.app.state import SPEEDS
 from pg.viz.spec import arrow_datasets, titled, with_datasets
 from pg.viz.training_charts import live_heatmap_datasets, page_specs, training_datasets
@@ -87,6 +88,11 @@ def dashboard(cfg, n_seeds: int, speed: str, pace: int):
                    on_done=stop)
     if not ss.running and live.n:
         downloads(live, i)
+        if live.finished and ss.shown >= live.n and ss.get("train_prediction") is not None:  # under the banner
+            first = live.seeds[0]
+            matched, text = solve_verdict(ss.train_prediction, first.solved.iteration if first.solved else None,
+                                          first.stop_reason, first.cfg.seed)
+            (status.success if matched else status.warning)(text, icon=":material/psychology_alt:")
 
 
 def downloads(live, i: int):
@@ -132,6 +138,10 @@ def before_start(cfg, n_seeds: int):
     status.caption(f"update 0 · the untrained policy returns {agent.sampled_mean:.1f} on average with sampled "
                    f"actions ({agent.greedy_mean:.1f} taking its likelier push every step), over {agent.episodes} "
                    "episodes")
+    status.radio(f"Predict, then check: how many updates will seed {cfg.seed} need to be solved?", SOLVE_GUESSES,
+                 index=None, horizontal=True, key="train_predict",
+                 help="Answer before Start, or don't: when the run has ended, the page says whether you were "
+                 "right, from the run itself.")
     spec = page_specs(n_seeds > 1, cfg.max_episode_steps, ss.get("present", False))
     data = arrow_datasets(training_datasets(**empty_columns(cfg, n_seeds)) | live_heatmap_datasets(initial_policy(seed_cfg)))
     specs = {**spec, "heatmap": titled(spec["heatmap"], f"Policy of seed {seed_cfg.seed}, untrained")}

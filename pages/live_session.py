@@ -34,6 +34,7 @@ def new_run(cfg, n_seeds) -> bool:
         ss.train_refused = str(refused).rstrip(".")
         return False
     ss.live, ss.shown, ss.run, ss.view_seconds = live, 0, None, 0.0
+    ss.train_prediction = ss.get("train_predict")  # the guess made before this run (the question hides now)
     ss.live_watching = run_registry().watch(live)  # dropped with the session: the run is then abandoned
     return True
 

@@ -554,3 +554,27 @@ def test_a_run_given_up_while_stopped_is_trained_again_on_start(at):
     click(at, "train_start")
     again = at.session_state["live"]
     assert again is not live and again.finished and again.n == 4 and not at.exception
+
+
+def test_predict_then_check_asks_before_start_and_answers_from_the_run(at):
+    """Issue 15, point 7: one question before Start, no answer given by default, never in the
+    way; when the run has ended the page says whether the guess matched, from the run itself."""
+    from pg.app.predict import SOLVE_GUESSES, solve_outcome
+
+    question = at.radio(key="train_predict")
+    assert question.value is None and list(question.options) == list(SOLVE_GUESSES)
+    assert not at.button(key="train_start").disabled, "Start does not wait for an answer"
+    cfg = preset_config("fastest")  # the page's first settings
+    solved_at = next(u.iteration for u in train(cfg) if u.solved)
+    right = solve_outcome(solved_at)
+    wrong = next(g for g in SOLVE_GUESSES if g != right)
+    for guess, matched in ((right, True), (wrong, False)):
+        at.radio(key="train_predict").set_value(guess).run()
+        click(at, "train_start")
+        assert not at.exception and at.session_state["live"].finished
+        verdicts = [e.value for e in (at.success if matched else at.warning) if "prediction" in e.value]
+        assert verdicts and f"solved at update {solved_at}" in verdicts[0], [e.value for e in at.success]
+        assert ("matched" in verdicts[0]) is matched
+        click(at, "train_reset")
+    click(at, "train_start")  # no answer: no verdict
+    assert not [e for e in list(at.success) + list(at.warning) if "prediction" in e.value]
