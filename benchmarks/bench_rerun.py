@@ -45,12 +45,17 @@ KINDS = ("slider", "select_slider", "number_input", "radio", "selectbox", "toggl
 
 
 def controls(at) -> list[tuple[str, str]]:
-    """(kind, key) of every widget this benchmark can move, in page order."""
+    """(kind, key) of every widget this benchmark can move, in page order. A radio that shows
+    its options through a format_func is left out: AppTest sets a radio by its value, and only
+    the labels are on the page (a select box is set by index, so it stays in)."""
     found = []
     for kind in KINDS:
         for widget in getattr(at, kind):
-            if widget.key and not getattr(widget, "disabled", False):
-                found.append((kind, widget.key))
+            if not widget.key or getattr(widget, "disabled", False):
+                continue
+            if kind == "radio" and widget.value is not None and str(widget.value) not in list(widget.options):
+                continue
+            found.append((kind, widget.key))
     return found
 
 
@@ -83,10 +88,8 @@ def _step(options: list, current: int, k: int):
 
 def set_value(at, kind, key, value):
     w = widget(at, kind, key)
-    if kind == "select_slider":
-        w.set_value(value)
-    elif kind in ("radio", "selectbox"):
-        w.set_value(w.options[w.options.index(str(value))] if not isinstance(value, str) else value)
+    if kind == "selectbox":
+        w.select_index(list(w.options).index(str(value)))
     else:
         w.set_value(value)
 
