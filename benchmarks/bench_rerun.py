@@ -46,14 +46,15 @@ KINDS = ("slider", "select_slider", "number_input", "radio", "selectbox", "toggl
 
 def controls(at) -> list[tuple[str, str]]:
     """(kind, key) of every widget this benchmark can move, in page order. A radio that shows
-    its options through a format_func is left out: AppTest sets a radio by its value, and only
-    the labels are on the page (a select box is set by index, so it stays in)."""
+    its options through a format_func is left out, and so is one with no answer yet (a
+    predict-then-check question): AppTest sets a radio by its value, and only the labels are on
+    the page (a select box is set by index, so it stays in)."""
     found = []
     for kind in KINDS:
         for widget in getattr(at, kind):
             if not widget.key or getattr(widget, "disabled", False):
                 continue
-            if kind == "radio" and widget.value is not None and str(widget.value) not in list(widget.options):
+            if kind == "radio" and (widget.value is None or str(widget.value) not in list(widget.options)):
                 continue
             found.append((kind, widget.key))
     return found
