@@ -12,7 +12,7 @@ from pg.algo.policies import policy_from_spec
 from pg.algo.reinforce import TrainConfig
 from pg.app.state import CreditState
 from pg.lessons.credit import CreditAssignment, config_of, credit_assignment, describe, summary, why_not_every_step
-from pg.viz.credit_charts import credit_chart, delta_chart
+from pg.viz.credit_charts import credit_spec, delta_spec
 
 MAX_SEED = 99_999
 ACTIONS = ("left", "right")
@@ -111,10 +111,10 @@ def step_panel(credit: CreditAssignment, key: str, why: str) -> None:
         row[2].metric("New π(aₜ|sₜ)", f"{p_after:.3f}", delta=f"{p_after - p_before:+.3f}",
                       help=f"After one update on the batch. Before: {p_before:.3f}. Change of log π(aₜ|sₜ): "
                       f"{change:+.4f}.")
-    st.altair_chart(credit_chart(credit.G, credit.b, credit.adv, credit.adv_sign, t, large=large), width="stretch")
+    st.vega_lite_chart(credit_spec(credit.G, credit.b, credit.adv, credit.adv_sign, t, large=large), width="stretch")
     st.caption("Bars: the advantage of each step (green above 0, orange below). Lines: the return that followed "
                "each step and the baseline subtracted from it. Dashed: step t.")
-    st.altair_chart(delta_chart(credit.delta_logp, credit.adv_sign, t, large=large), width="stretch")
+    st.vega_lite_chart(delta_spec(credit.delta_logp, credit.adv_sign, t, large=large), width="stretch")
     st.caption("What one update did to log π(aₜ|sₜ) at each step: a green bar up or an orange bar down is a step "
                "that moved as the rule says. " + why)
 
