@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import theorem_chart_specs as chart_specs
 from pages import theorem_compute as compute
 from pages.links import publish
 from pages.theorem_text import PREDICT, metrics, num, one_step, step, vec
@@ -37,7 +38,7 @@ def baseline_and_update(problem, theta, episodes, seed):
     stays current. Everything in it but the two sliders' own checks is a cache hit."""
     b = baseline_panel(problem, theta, episodes, seed)
     var = compute.variance(problem, theta, episodes, seed)
-    st.vega_lite_chart(compute.variance_bars_spec(problem, theta, episodes, seed), width="stretch")
+    st.vega_lite_chart(chart_specs.variance_bars_spec(problem, theta, episodes, seed), width="stretch")
     st.caption(f"Variance of {var.n_estimates} estimates from N = {var.episodes} episodes each, the same batches for "
                "every estimator. Dashed: the squared length of the exact gradient, the signal the noise hides.")
     lr = update(problem, theta, episodes, seed)
@@ -75,8 +76,8 @@ def baseline_panel(problem, theta, episodes, seed) -> float:
                   "sampled episodes, and its exact expectation:")
     right.table(pd.DataFrame([bz.mean, bz.se, bz.z, bz.exact], columns=list(setup.theta_labels), index=[
         "sample mean", "standard error", "mean / s.e.", "exact (enumeration)"]).map("{:.3g}".format))
-    spec = compute.baseline_curve_spec(problem, theta, episodes, seed)
-    st.vega_lite_chart(with_b_rule(spec, float(b), below=len(compute.baseline_marks(curve)), large=True),
+    spec = chart_specs.baseline_curve_spec(problem, theta, episodes, seed)
+    st.vega_lite_chart(with_b_rule(spec, float(b), below=len(curve.landmarks()), large=True),
                        width="stretch")
     at_b, at_zero = float(curve.variance(b, episodes)), float(curve.variance(0.0, episodes))
     st.caption(

@@ -19,7 +19,6 @@ import numpy as np
 import streamlit as st
 
 from pg.lessons import adam_scale, baseline_curve, derivation, discounting, normalisation, on_policy, rmse, tightened
-from pg.viz import theorem_charts as charts
 
 ENTRIES = 32  # per step: a room's sessions at a few settings each, bounded
 CACHED = []  # every cached function of this module, for clear()
@@ -36,11 +35,11 @@ def clear() -> None:
     """Empty this page's caches (a test that counts computations starts from nothing)."""
     for f in CACHED:
         f.clear()
-    _setup.cache_clear()
+    setup_of.cache_clear()
 
 
 @functools.lru_cache(maxsize=ENTRIES)
-def _setup(problem: str, theta: tuple) -> derivation.Setup:
+def setup_of(problem: str, theta: tuple) -> derivation.Setup:
     """One Setup per (problem, theta), shared by the steps (and sessions), so that its exact
     gradient is computed once. The checks only read a setup; its cached properties are
     idempotent."""
@@ -50,55 +49,55 @@ def _setup(problem: str, theta: tuple) -> derivation.Setup:
 @cached
 def objective(problem: str, theta: tuple, episodes: int, seed: int):
     """Step 1."""
-    return derivation.objective_check(_setup(problem, theta), episodes, derivation.stream(seed, "objective"))
+    return derivation.objective_check(setup_of(problem, theta), episodes, derivation.stream(seed, "objective"))
 
 
 @cached
 def log_derivative(problem: str, theta: tuple):
     """Step 2 (exact: no seed)."""
-    return derivation.log_derivative_check(_setup(problem, theta))
+    return derivation.log_derivative_check(setup_of(problem, theta))
 
 
 @cached
 def dynamics(problem: str, theta: tuple, seed: int):
     """Step 3."""
-    return derivation.dynamics_check(_setup(problem, theta), derivation.stream(seed, "dynamics"))
+    return derivation.dynamics_check(setup_of(problem, theta), derivation.stream(seed, "dynamics"))
 
 
 @cached
 def estimate(problem: str, theta: tuple, episodes: int, seed: int):
     """Step 4: one estimate."""
-    return derivation.estimate_check(_setup(problem, theta), episodes, derivation.stream(seed, "estimate"))
+    return derivation.estimate_check(setup_of(problem, theta), episodes, derivation.stream(seed, "estimate"))
 
 
 @cached
 def rmse_study(problem: str, theta: tuple, seed: int):
     """Step 4: RMSE against N, with the slope's interval."""
-    return rmse.rmse_study(_setup(problem, theta), tightened.stream(seed, "rmse"))
+    return rmse.rmse_study(setup_of(problem, theta), tightened.stream(seed, "rmse"))
 
 
 @cached
 def variance(problem: str, theta: tuple, episodes: int, seed: int):
     """Steps 5 and 6: every estimator on the same batches."""
-    return derivation.variance_study(_setup(problem, theta), episodes, derivation.stream(seed, "variance"))
+    return derivation.variance_study(setup_of(problem, theta), episodes, derivation.stream(seed, "variance"))
 
 
 @cached
 def baseline_zero(problem: str, theta: tuple, b: float, seed: int):
     """Step 6, beside the b slider."""
-    return derivation.baseline_zero_check(_setup(problem, theta), b, derivation.stream(seed, "baseline_zero"))
+    return derivation.baseline_zero_check(setup_of(problem, theta), b, derivation.stream(seed, "baseline_zero"))
 
 
 @cached
 def variance_curve(problem: str, theta: tuple):
     """Step 6: Var(b) exactly (no seed)."""
-    return baseline_curve.variance_curve(_setup(problem, theta), "episode")
+    return baseline_curve.variance_curve(setup_of(problem, theta), "episode")
 
 
 @cached
 def variance_points(problem: str, theta: tuple, seed: int):
     """Step 6: the variance measured at a few b (the grid depends on theta only)."""
-    setup = _setup(problem, theta)
+    setup = setup_of(problem, theta)
     curve = variance_curve(problem, theta)
     return baseline_curve.measured_points(setup, tightened.baseline_grid(curve), tightened.stream(seed, "baseline_points"))
 
@@ -106,13 +105,13 @@ def variance_points(problem: str, theta: tuple, seed: int):
 @cached
 def update(problem: str, theta: tuple, episodes: int, lr: float, seed: int):
     """Step 7, beside the learning-rate slider."""
-    return derivation.update_check(_setup(problem, theta), episodes, lr, derivation.stream(seed, "update"))
+    return derivation.update_check(setup_of(problem, theta), episodes, lr, derivation.stream(seed, "update"))
 
 
 @cached
 def loss_device(problem: str, theta: tuple, episodes: int, seed: int):
     """Step 8: the loss's gradient, and mean against sum, on one batch."""
-    setup = _setup(problem, theta)
+    setup = setup_of(problem, theta)
     return (derivation.loss_device_check(setup, episodes, derivation.stream(seed, "loss")),
             derivation.mean_vs_sum_check(setup, episodes, derivation.stream(seed, "loss")))  # the same batch
 
@@ -120,7 +119,7 @@ def loss_device(problem: str, theta: tuple, episodes: int, seed: int):
 @cached
 def discounting_table(problem: str, theta: tuple):
     """Step 9 (exact: no seed)."""
-    return discounting.discounting_table(_setup(problem, theta), discounting.GAMMAS)
+    return discounting.discounting_table(setup_of(problem, theta), discounting.GAMMAS)
 
 
 @cached
@@ -128,62 +127,24 @@ def normalisation_study(problem: str, theta: tuple, episodes: int, seed: int):
     """Step 10 (None for N = 1: a batch of one episode has no spread to normalise by)."""
     if episodes < 2:
         return None
-    return normalisation.normalisation_study(_setup(problem, theta), episodes, tightened.stream(seed, "normalisation"),
+    return normalisation.normalisation_study(setup_of(problem, theta), episodes, tightened.stream(seed, "normalisation"),
                                              normalisation.page_batches(episodes))
 
 
 @cached
 def adam_study(problem: str, theta: tuple, episodes: int, seed: int):
     """Step 11."""
-    return adam_scale.adam_scale_study(_setup(problem, theta), episodes, tightened.stream(seed, "adam"))
+    return adam_scale.adam_scale_study(setup_of(problem, theta), episodes, tightened.stream(seed, "adam"))
 
 
 @cached
 def on_policy_check(problem: str, theta: tuple):
     """Step 12 (exact: no seed)."""
-    setup = _setup(problem, theta)
+    setup = setup_of(problem, theta)
     return on_policy.on_policy_check(setup, setup.theta + np.asarray(tightened.OLD_POLICY_SHIFT))
 
 
 @cached
 def loss_check(problem: str, theta: tuple):
     """Step 13 (exact: no seed)."""
-    return on_policy.loss_check(_setup(problem, theta))
-
-
-# ---------------------------------------------------------------------------------------------
-# The charts, as Vega-Lite dicts: building and validating an Altair chart costs more than most
-# checks, so each layout is built once (pg.viz.spec templates) and each chart's data once per its
-# inputs; the slider's b is added per b (theorem_charts.with_b_rule)
-# ---------------------------------------------------------------------------------------------
-@cached
-def components_spec(problem: str, theta: tuple, episodes: int, seed: int) -> dict:
-    est = estimate(problem, theta, episodes, seed)
-    labels = list(_setup(problem, theta).theta_labels)
-    return charts.gradient_components_spec(labels, est.exact, est.g_hat, f"one estimate, N = {episodes}", large=True)
-
-
-@cached
-def rmse_spec(problem: str, theta: tuple, episodes: int, seed: int) -> dict:
-    rm = rmse_study(problem, theta, seed)
-    return charts.rmse_spec(rm.n, rm.measured, rm.rmse_exact, highlight_n=episodes, large=True, height=420)
-
-
-@cached
-def variance_bars_spec(problem: str, theta: tuple, episodes: int, seed: int) -> dict:
-    var = variance(problem, theta, episodes, seed)
-    return charts.variance_spec([r.estimator for r in var.rows], [r.variance for r in var.rows],
-                                [r.has_baseline for r in var.rows], signal=var.exact_sq_norm, large=True)
-
-
-def baseline_marks(curve) -> dict:
-    return {f"b* = {curve.b_star:.2f}": curve.b_star, f"J = {curve.mean_return:.2f}": curve.mean_return}
-
-
-@cached
-def baseline_curve_spec(problem: str, theta: tuple, episodes: int, seed: int) -> dict:
-    """Var(b) / N exactly, the measured points over it, b* and J marked (without the slider's b)."""
-    curve, pts = variance_curve(problem, theta), variance_points(problem, theta, seed)
-    grid = np.linspace(float(pts.b.min()), float(pts.b.max()), 121)
-    return charts.baseline_variance_spec(grid, curve.variance(grid, episodes), pts.b, pts.variance / episodes,
-                                         pts.se / episodes, baseline_marks(curve), large=True)
+    return on_policy.loss_check(setup_of(problem, theta))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from pages import theorem_chart_specs as chart_specs
 from pages import theorem_compute as compute
 from pages.theorem_text import metrics, num, one_step, step, vec
 
@@ -90,8 +91,8 @@ def estimator(setup, problem, theta, episodes, seed):
                        f"slope is **{rm.slope:.3f}**, {rm.level:.0%} interval **{rm.slope_low:.3f} to "
                        f"{rm.slope_high:.3f}** (bootstrap over the repeats): −0.5 is {inside} it. For scale, "
                        f"$\\|\\nabla J\\| = {np.linalg.norm(est.exact):.3f}$.")
-    left.vega_lite_chart(compute.components_spec(problem, theta, episodes, seed), width="stretch")
-    right.vega_lite_chart(compute.rmse_spec(problem, theta, episodes, seed), width="stretch")
+    left.vega_lite_chart(chart_specs.components_spec(problem, theta, episodes, seed), width="stretch")
+    right.vega_lite_chart(chart_specs.rmse_spec(problem, theta, episodes, seed), width="stretch")
 
 
 def reward_to_go(setup, problem, theta, episodes, seed):

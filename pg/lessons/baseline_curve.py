@@ -73,6 +73,10 @@ class VarianceCurve:
     b_star_formula: float  # E[|S|^2 W_0] / E[|S|^2] (for "episode", = b_star up to rounding)
     mean_return: float  # J = E[R], the usual choice of b
 
+    def landmarks(self) -> dict[str, float]:
+        """The two baselines the page marks, by label: the best constant b* and the mean return J."""
+        return {f"b* = {self.b_star:.2f}": self.b_star, f"J = {self.mean_return:.2f}": self.mean_return}
+
     def variance(self, b, episodes: int = 1):
         """Var(b) / episodes, for a number or an array of b."""
         b = np.asarray(b, dtype=np.float64)

@@ -74,3 +74,12 @@ def test_the_n_episode_variance_is_var_over_n():
     assert spread.mean() == pytest.approx(estimate_statistics(g).variance, rel=1e-10)
     se = spread.std(ddof=1) / np.sqrt(len(g))
     assert abs(spread.mean() - variance_curve(setup).variance(0.0, episodes=4)) < Z * se
+
+
+def test_the_landmarks_are_b_star_and_the_mean_return_by_label():
+    from pg.lessons.baseline_curve import variance_curve
+    from pg.lessons.derivation import make_setup
+
+    curve = variance_curve(make_setup("tiny_cartpole", (0.5, 0.0, -0.5)), "episode")
+    assert curve.landmarks() == {f"b* = {curve.b_star:.2f}": curve.b_star, f"J = {curve.mean_return:.2f}": curve.mean_return}
+    assert list(curve.landmarks()) == ["b* = 3.38", "J = 2.54"]
