@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from pages.live_loop import placeholders, run_and_redraw
+from pages.live_loop import ChartSlot, placeholders, run_and_redraw
 from pages.live_session import picked, publish_run, stop
 from pg.algo.reinforce import initial_policy
 from pg.app import pacing
@@ -115,7 +115,7 @@ def panels(seeds: int, first_seed: int):
     present = ss.get("present", False)
     status = None if present else st.container()
     top = st.columns([2, 1])
-    slots = {"returns": top[0].empty(), "heatmap": top[1].empty()}
+    slots = {"returns": ChartSlot(top[0].container()), "heatmap": ChartSlot(top[1].container())}
     if seeds > 1:
         top[1].selectbox("Policy of seed", range(seeds), key="train_policy_seed",
                          format_func=lambda i: f"seed {(first_seed + i) % 2**32}",

@@ -26,10 +26,30 @@ def started(key: str, hint: str):
     return computation
 
 
+class ChartSlot:
+    """A place for one chart that a loop redraws: the first draw adds the chart to ``container``
+    (a st.container that holds its place on the page), each later draw replaces it through the
+    element the first one returned (as an ``st.empty`` would).
+
+    Not ``st.empty()`` itself: its placeholder, sent before the chart, replaces the chart drawn
+    there a rerun ago, and the browser then builds the chart again from scratch even when its
+    spec and data did not change. Live training lost 0.25 s per form change to that (six charts
+    embedded again after every rerun; benchmarks/bench_interactions.py)."""
+
+    def __init__(self, container) -> None:
+        self._container, self._element = container, None
+
+    def vega_lite_chart(self, spec: dict, **kwargs) -> None:
+        if self._element is None:
+            self._element = self._container.vega_lite_chart(spec, **kwargs)
+        else:
+            self._element.vega_lite_chart(spec, **kwargs)
+
+
 def placeholders(rows: Sequence[Sequence], names: Sequence[str]) -> dict:
-    """{name: st.empty()} for each of ``names``, one per column of ``rows`` (lists of
+    """{name: ChartSlot} for each of ``names``, one per column of ``rows`` (lists of
     st.columns), row by row: the slots a redraw fills."""
-    return dict(zip(names, (column.empty() for row in rows for column in row)))
+    return dict(zip(names, (ChartSlot(column.container()) for row in rows for column in row)))
 
 
 def run_and_redraw(draw: Callable[[], None], advance: Callable[[], None], done: Callable[[], bool],
