@@ -74,7 +74,13 @@ def heatmap_spec(grid: dict, boundary: dict | None = None, visited=None, large: 
 
 def heatmap_datasets(grid: dict, boundary: dict | None = None, visited=None) -> dict[str, pd.DataFrame]:
     """The heatmap's named datasets: "cells", and "dots" and "boundary" when there are any."""
-    data = {"cells": _frame({k: grid[k] for k in GRID_COLUMNS})}
+    # each cell reaches a third of a cell into its right and upper neighbours, which are drawn
+    # over it: no hairline seams between cells (the rect layer is clipped at the grid's edge).
+    # Computed here, not in the spec: the browser's Vega evaluates a spec's expressions with an
+    # interpreter, per cell and per redraw
+    over = {f"{axis}_hi_drawn": grid[f"{axis}_hi"] + 0.35 * float(np.min(grid[f"{axis}_hi"] - grid[f"{axis}_lo"]))
+            for axis in ("theta", "theta_dot")}
+    data = {"cells": _frame({k: grid[k] for k in GRID_COLUMNS} | over)}
     if visited is not None and len(visited):
         states = np.asarray(visited, dtype=np.float64).reshape(-1, 4)
         data["dots"] = _frame({"theta": np.degrees(states[:, 2]), "theta_dot": states[:, 3]})
@@ -90,15 +96,11 @@ def heatmap_layout(grid: dict, boundary: dict | None, visited, large: bool, heig
     """The arguments of ``heatmap_template`` for these data: what stays put between two reruns."""
     theta_domain = (float(np.min(grid["theta_lo"])), float(np.max(grid["theta_hi"])))
     theta_dot_domain = (float(np.min(grid["theta_dot_lo"])), float(np.max(grid["theta_dot_hi"])))
-    # each cell reaches a third of a cell into its right and upper neighbours, which are drawn
-    # over it: no hairline seams between cells (the rect layer is clipped at the grid's edge)
-    overlap = (0.35 * float(np.min(grid["theta_hi"] - grid["theta_lo"])),
-               0.35 * float(np.min(grid["theta_dot_hi"] - grid["theta_dot_lo"])))
-    data = heatmap_datasets(grid, boundary, visited)
-    return theta_domain, theta_dot_domain, overlap, bool(large), int(height), "dots" in data, "boundary" in data
+    dots = visited is not None and len(visited) > 0
+    return theta_domain, theta_dot_domain, bool(large), int(height), dots, boundary is not None and len(boundary["theta"]) > 0
 
 
-def heatmap_template(theta_domain, theta_dot_domain, overlap, large: bool = False, height: int = 440,
+def heatmap_template(theta_domain, theta_dot_domain, large: bool = False, height: int = 440,
                      dots: bool = False, boundary: bool = False):
     """The heatmap reading datasets "cells" (and "dots", "boundary" when asked for)."""
     x_scale = alt.Scale(domain=list(theta_domain), nice=False, zero=False)
@@ -114,11 +116,7 @@ def heatmap_template(theta_domain, theta_dot_domain, overlap, large: bool = Fals
     )
     layers = [
         alt.Chart(alt.NamedData("cells"))
-        .transform_calculate(
-            theta_hi_drawn=f"datum.theta_hi + {overlap[0]!r}",
-            theta_dot_hi_drawn=f"datum.theta_dot_hi + {overlap[1]!r}",
-        )
-        .mark_rect(clip=True)
+        .mark_rect(clip=True, invalid=None)  # no NaN in a grid: no filter expression evaluated per cell
         .encode(
             x=alt.X("theta_lo:Q", title=THETA_TITLE, scale=x_scale, axis=alt.Axis(values=list(range(-12, 13, 3)))),
             x2="theta_hi_drawn:Q",

@@ -230,7 +230,7 @@ def live_heatmap_chart(large: bool = False, height: int | None = None):
     else:
         legend = alt.Legend(title="P(push right)", values=[0, 0.5, 1], orient="bottom", direction="horizontal",
                             gradientLength=150)
-    cells = alt.Chart(alt.NamedData("grid")).mark_rect().encode(
+    cells = alt.Chart(alt.NamedData("grid")).mark_rect(invalid=None).encode(  # no NaN: no filter per cell
         x=alt.X("theta_lo:Q", title=THETA_TITLE, scale=x_scale, axis=alt.Axis(values=list(range(-12, 13, 6)))),
         x2="theta_hi:Q",
         y=alt.Y("theta_dot_lo:Q", title=THETA_DOT_TITLE, scale=y_scale),
