@@ -13,9 +13,7 @@ from pg.app.state import HomeState
 restore(HomeState, "home_")  # Home takes no settings: this only warns about unknown ones
 
 run = shipped_run()
-episode, video = shipped_replay()
-
-st.title("Policy Gradients, Visually")
+st.title("Policy Gradients, Visually")  # drawn before the clip is made (on a cold start, it is)
 left, right = st.columns([1.15, 1], gap="large")
 with left:
     st.markdown(
@@ -35,6 +33,7 @@ with left:
         "to make a_t more likely."
     )
 with right:
+    episode, video = shipped_replay()
     st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True)
     cfg = run.config or {}
     st.caption(
