@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from pg.viz.spec import chart_spec, with_data
+from pg.viz.spec import arrow_datasets, chart_spec, template_spec, with_data, with_datasets, with_domain
 from pg.viz.style import GREEN, GREY, INK, MUTED, ORANGE, PURPLE, finite_rows, styled
 
 POSITIVE, NEGATIVE, ZERO = "advantage > 0", "advantage < 0", "advantage = 0"
@@ -34,9 +34,13 @@ def _signs(adv_sign) -> np.ndarray:
     return signs
 
 
+def _domain(length: int) -> list[float]:
+    return [-0.5, max(length, 1) - 0.5]
+
+
 def _time_axis(length: int, title: bool = True) -> alt.X:
     return alt.X("t:Q", title="time step t" if title else None,
-                 scale=alt.Scale(domain=[-0.5, max(length, 1) - 0.5], nice=False), axis=alt.Axis(tickCount=6))
+                 scale=alt.Scale(domain=_domain(length), nice=False), axis=alt.Axis(tickCount=6))
 
 
 def _step_rule() -> alt.Chart:
@@ -80,9 +84,22 @@ def credit_chart(G, b, adv, adv_sign, step: int, large: bool = False, height: in
 
 def credit_spec(G, b, adv, adv_sign, step: int, large: bool = False, height: int = 230) -> dict:
     """``credit_chart`` as a Vega-Lite dict for ``st.vega_lite_chart``: the layout built once per
-    episode length and signs present, whatever the step."""
+    signs present, whatever the step and the episode's length."""
     layout, data = _credit(G, b, adv, adv_sign, step, large, height)
-    return chart_spec(credit_template, layout, data)
+    return _any_length(credit_template, layout, data)
+
+
+ANY_LENGTH = 987_654_321
+"""the episode length the layouts are built with (no episode is as long): its time axis's domain
+is then set to the episode's own (pg.viz.spec.with_domain)"""
+
+
+def _any_length(template, layout: tuple, data: dict) -> dict:
+    length, rest = layout[0], layout[1:]
+    if length < 3:  # a line of 1 or 2 points is drawn as steps: a layout of its own
+        return chart_spec(template, layout, data)
+    spec = with_domain(template_spec(template, ANY_LENGTH, *rest), _domain(ANY_LENGTH), _domain(length))
+    return with_datasets(spec, arrow_datasets(data))
 
 
 def _credit(G, b, adv, adv_sign, step, large, height) -> tuple[tuple, dict]:
@@ -129,7 +146,7 @@ def delta_chart(delta_logp, adv_sign, step: int, large: bool = False, height: in
 def delta_spec(delta_logp, adv_sign, step: int, large: bool = False, height: int = 200) -> dict:
     """``delta_chart`` as a Vega-Lite dict for ``st.vega_lite_chart``: the layout built once."""
     layout, data = _delta(delta_logp, adv_sign, step, large, height)
-    return chart_spec(delta_template, layout, data)
+    return _any_length(delta_template, layout, data)
 
 
 def _delta(delta_logp, adv_sign, step, large, height) -> tuple[tuple, dict]:

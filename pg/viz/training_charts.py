@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED, MOVING_AVERAGE_EPISODES
-from pg.viz.spec import for_redraws
+from pg.viz.spec import for_redraws, with_domain
 from pg.viz.style import BOUNDARY, INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, TEXT_SIZES, finite_rows, styled
 
 RETURN_TITLE = "episode return (steps balanced)"
@@ -283,13 +283,7 @@ def _built_specs(multi_seed: bool, large: bool) -> dict[str, dict]:
 
 def _with_top(node, top: int):
     """A copy of a built spec with every y scale's top (``_TOP``) set to ``top``."""
-    if isinstance(node, dict):
-        if node.get("domain") == [0, _TOP]:
-            return {**node, "domain": [0, top]}
-        return {key: _with_top(value, top) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_with_top(value, top) for value in node]
-    return node
+    return with_domain(node, [0, _TOP], [0, top])
 
 
 def live_heatmap_datasets(policy, resolution: int = 25) -> dict[str, pd.DataFrame]:

@@ -16,7 +16,9 @@ from pg.viz.credit_charts import (
     SIGN_COLOURS,
     ZERO,
     credit_chart,
+    credit_spec,
     delta_chart,
+    delta_spec,
 )
 
 G = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
@@ -88,3 +90,18 @@ def test_bad_inputs_are_refused_in_words():
         delta_chart(ADV, SIGNS[:2], 0)
     with pytest.raises(ValueError, match="-1, 0 or \\+1"):
         delta_chart(ADV, SIGNS * 2, 0)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 42, 500])
+def test_a_spec_built_for_any_length_equals_the_chart_built_for_its_own(length):
+    """The layouts are built once with a placeholder length and given each episode's time axis
+    (pg.viz.spec.with_domain): the result is the spec Altair builds for that length."""
+    from pg.viz.credit_charts import _credit, _delta, credit_template, delta_template
+    from pg.viz.spec import chart_spec
+
+    rng = np.random.default_rng(length)
+    G, b = rng.normal(size=length), rng.normal(size=length)
+    signs = np.sign(G - b).astype(int)
+    delta = rng.normal(size=length)
+    assert credit_spec(G, b, G - b, signs, 0) == chart_spec(credit_template, *_credit(G, b, G - b, signs, 0, False, 230))
+    assert delta_spec(delta, signs, length - 1) == chart_spec(delta_template, *_delta(delta, signs, length - 1, False, 200))
