@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from pg.viz.spec import arrow_datasets, chart_spec, template_spec, with_data, with_datasets, with_domain
+from pg.viz.spec import ANY_END, arrow_datasets, chart_spec, template_spec, with_data, with_datasets, with_domain
 from pg.viz.style import GREEN, GREY, INK, MUTED, ORANGE, PURPLE, finite_rows, styled
 
 POSITIVE, NEGATIVE, ZERO = "advantage > 0", "advantage < 0", "advantage = 0"
@@ -89,16 +89,11 @@ def credit_spec(G, b, adv, adv_sign, step: int, large: bool = False, height: int
     return _any_length(credit_template, layout, data)
 
 
-ANY_LENGTH = 987_654_321
-"""the episode length the layouts are built with (no episode is as long): its time axis's domain
-is then set to the episode's own (pg.viz.spec.with_domain)"""
-
-
 def _any_length(template, layout: tuple, data: dict) -> dict:
     length, rest = layout[0], layout[1:]
     if length < 3:  # a line of 1 or 2 points is drawn as steps: a layout of its own
         return chart_spec(template, layout, data)
-    spec = with_domain(template_spec(template, ANY_LENGTH, *rest), _domain(ANY_LENGTH), _domain(length))
+    spec = with_domain(template_spec(template, ANY_END, *rest), _domain(ANY_END), _domain(length))
     return with_datasets(spec, arrow_datasets(data))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pg.envs.cartpole import THETA_THRESHOLD, X_THRESHOLD
-from pg.viz.spec import chart_spec, with_data
+from pg.viz.spec import ANY_END, arrow_datasets, chart_spec, template_spec, with_data, with_datasets, with_domain
 from pg.viz.style import (
     BOUNDARY,
     GREEN,
@@ -258,7 +258,9 @@ def traces_chart(episode, large: bool = False, panel_height: int = 95, steps: in
 
 def traces_spec(episode, large: bool = False, panel_height: int = 95, steps: int | None = None) -> dict:
     """``traces_chart`` as a Vega-Lite dict for ``st.vega_lite_chart``: the layout built once."""
-    return chart_spec(traces_template, traces_layout(episode, large, panel_height, steps), traces_datasets(episode))
+    end, *rest = traces_layout(episode, large, panel_height, steps)
+    spec = with_domain(template_spec(traces_template, ANY_END, *rest), [0, ANY_END], [0, end])  # built once for any end
+    return with_datasets(spec, arrow_datasets(traces_datasets(episode)))
 
 
 def traces_datasets(episode) -> dict[str, pd.DataFrame]:

@@ -33,9 +33,14 @@ def template_spec(template, *layout) -> dict:
     return for_redraws(template(*layout).to_dict())
 
 
+ANY_END = 987_654_321
+"""a scale's end that no page uses (no time limit, episode or axis is as long): a layout built
+with it is given each chart's own end by ``with_domain``"""
+
+
 def with_domain(node, old: list, new: list):
     """A copy of a built spec with every scale domain equal to ``old`` set to ``new``: a layout
-    built once with a placeholder domain (a value no page uses, e.g. ``[0, 987654321]``) serves
+    built once with a placeholder domain (ending at ``ANY_END``) serves
     every axis range, which would otherwise be a layout of its own (a build takes 0.1 to 1 s)."""
     if isinstance(node, dict):
         if node.get("domain") == old:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED, MOVING_AVERAGE_EPISODES
-from pg.viz.spec import for_redraws, with_domain
+from pg.viz.spec import ANY_END, for_redraws, with_domain
 from pg.viz.style import BOUNDARY, INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, TEXT_SIZES, finite_rows, styled
 
 RETURN_TITLE = "episode return (steps balanced)"
@@ -271,7 +271,7 @@ def page_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = Fal
     return _with_top(_built_specs(bool(multi_seed), bool(large)), int(max_steps))
 
 
-_TOP = 987_654_321
+_TOP = ANY_END
 """the time limit the layouts are built with: no form allows it, so ``[0, _TOP]`` marks exactly
 the y scales whose top is the time limit"""
 

@@ -215,3 +215,15 @@ def test_the_nudge_range_marks_the_recoverable_band_and_the_chosen_strength(stre
     assert dot["mark"]["color"] == colour
     nothing = nudge_range_chart(None, None, 0.0, 3.0).to_dict()
     assert len(nothing["layer"]) == 1 and nothing["layer"][0]["mark"]["color"] == ORANGE
+
+
+@pytest.mark.parametrize("steps", [None, 7, 42, 500])
+def test_the_traces_spec_built_for_any_end_equals_the_one_built_for_its_own(steps):
+    """traces_spec builds its layout once with a placeholder end and gives each episode its time
+    axis (pg.viz.spec.with_domain): the result is what Altair builds for that end."""
+    from pg.viz.policy_charts import traces_datasets, traces_layout, traces_spec, traces_template
+    from pg.viz.spec import chart_spec
+
+    episode = run_episode(POLICY, seed=2, greedy=False, nudge_step=3, nudge=1.0)
+    expected = chart_spec(traces_template, traces_layout(episode, False, 95, steps), traces_datasets(episode))
+    assert traces_spec(episode, steps=steps) == expected
