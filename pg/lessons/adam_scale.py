@@ -16,8 +16,9 @@ varies from batch to batch with the episodes' lengths: then Adam cancels its ave
 fluctuations; ``varying_scale`` measures that case.)
 
 The gradients fed to both optimisers are REINFORCE estimates at the theorem page's theta, one
-per batch (pg.lessons.derivation.sample_batches and reinforce_estimates), so the numbers are
-of the size the page shows.
+per batch (pg.lessons.derivation.batch_reinforce_estimates: sample_batches then
+reinforce_estimates, all batches at once, equal up to rounding), so the numbers are of the size
+the page shows.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pg.algo.optim import SGD, Adam
-from pg.lessons.derivation import Setup, reinforce_estimates, sample_batches
+from pg.lessons.derivation import Setup, _rng, batch_reinforce_estimates
 
 ADAM_STEPS = 20  # updates compared
 
@@ -98,7 +99,7 @@ class AdamScaleStudy:
 def adam_scale_study(setup: Setup, episodes: int, seed, steps: int = ADAM_STEPS, lr: float = 0.1) -> AdamScaleStudy:
     """``steps`` estimates (reward-to-go, batch-mean baseline) at the setup's theta, fed to SGD
     and Adam as they are and rescaled as a mean over steps would rescale them."""
-    batches = sample_batches(setup.problem, setup.policy, steps, episodes, seed)
-    grads = setup.d_theta(reinforce_estimates(setup.problem, setup.policy, batches, "reward_to_go", "batch_mean"))
-    c = np.array([episodes / b.alive.sum() for b in batches])
+    batch = setup.problem.sample(setup.policy, steps * episodes, _rng(seed))  # sample_batches' batches, side by side
+    grads = batch_reinforce_estimates(setup, batch, episodes, "reward_to_go", "batch_mean")
+    c = episodes / batch.alive.reshape(len(batch.alive), steps, episodes).sum(axis=(0, 2))
     return AdamScaleStudy(scale_check(grads, float(c.mean()), lr), scale_check(grads, c, lr), episodes)

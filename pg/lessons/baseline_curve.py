@@ -56,7 +56,7 @@ def _weights(rewards: np.ndarray, alive: np.ndarray, returns: str) -> np.ndarray
 
 def _terms(setup: Setup, batch, rewards: np.ndarray, returns: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(A (n, 3), S (n, 3), per-step scores (T, n, 3)) of each episode of ``batch``."""
-    steps = setup.score_table()[setup.state_index(batch.obs), batch.actions] * batch.alive[..., None]
+    steps = setup.step_scores(batch, masked=True)
     W = _weights(rewards, batch.alive, returns)
     return (steps * W[..., None]).sum(axis=0), steps.sum(axis=0), steps
 
@@ -135,8 +135,9 @@ def measured_points(setup: Setup, bs, seed, episodes: int = 4000, returns: str =
     batch = setup.problem.sample(setup.policy, episodes, _rng(seed))
     bs = np.asarray(bs, dtype=np.float64)
     var, se = np.zeros(len(bs)), np.zeros(len(bs))
+    A, S, _ = _terms(setup, batch, batch.rewards, returns)  # episode_estimates' terms, which b leaves alone
     for k, b in enumerate(bs):
-        g = episode_estimates(setup, batch, b, returns)
+        g = A - b * S
         d = ((g - g.mean(axis=0)) ** 2).sum(axis=1) * episodes / (episodes - 1)
         var[k], se[k] = d.mean(), d.std(ddof=1) / np.sqrt(episodes)
     return MeasuredPoints(bs, var, se, episodes)

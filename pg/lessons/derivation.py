@@ -30,9 +30,11 @@ seed and is deterministic given it.
 Each check returns a small frozen dataclass whose fields are documented where it is defined
 (``ObjectiveCheck``, ``LogDerivativeCheck``, ...); ``all_checks`` groups those that depend only
 on the problem, theta, N and the seed in one ``Checks``, so the page reads
-``checks.objective.J_exact``. The variance study draws its estimates with ``sample_batches`` and
-``reinforce_estimates`` (the path tests/lessons/test_theory.py checks for unbiasedness against
-the exact gradient) and summarises them with pg.lessons.stats.estimate_statistics.
+``checks.objective.J_exact``. The variance study draws its estimates with
+``batch_reinforce_estimates``: ``sample_batches`` then ``reinforce_estimates`` (the path
+tests/lessons/test_theory.py checks for unbiasedness against the exact gradient), computed for
+all batches at once and equal to it up to rounding (tests/lessons/test_derivation.py); it
+summarises them with pg.lessons.stats.estimate_statistics.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from pg.algo.baselines import make_baseline
+from pg.algo.baselines import LinearValue, MovingAverage, make_baseline
 from pg.algo.reinforce import reinforce_gradient, surrogate_loss
+from pg.algo.returns import reward_to_go
 from pg.algo.rollout import Batch
 from pg.lessons.stats import estimate_statistics
 from pg.lessons.theory import SoftmaxBandit, TabularMDP, Trajectories, exact_gradient, exact_objective
@@ -163,12 +166,38 @@ class Setup:
         """(...) the state number of each observation (the bandit has one state, 0)."""
         if self.name == "bandit":
             return np.zeros(obs.shape[:-1], dtype=np.intp)
-        return obs.argmax(axis=-1)
+        return (obs @ np.arange(obs.shape[-1], dtype=np.float64)).astype(np.intp)  # one-hot (or 0 once ended): exact
+
+    def step_scores(self, batch: Batch, masked: bool = False) -> np.ndarray:
+        """(T, N, 3) grad_theta log pi(a_t|s_t) of every step of ``batch``, read from
+        ``score_table``; the steps after an episode's end read garbage, or 0 if ``masked`` (the
+        same as multiplying by ``batch.alive``, up to the sign of a zero)."""
+        table = self.score_table()
+        S, A, P = table.shape
+        rows = self.state_index(batch.obs) * A + batch.actions
+        if masked:  # row S * A: zeros
+            return self._masked_table.take(np.where(batch.alive, rows, S * A), axis=0)
+        return table.reshape(S * A, P).take(rows, axis=0)
+
+    @cached_property
+    def _masked_table(self) -> np.ndarray:
+        table = self.score_table()
+        return np.vstack([table.reshape(-1, table.shape[-1]), np.zeros((1, table.shape[-1]))])
 
     def score_table(self, theta=None) -> np.ndarray:
         """(S, A, 3) grad_theta log pi(a|s) for every state and action, from the policy's own
-        gradient code."""
-        policy = self.policy if theta is None else self.policy_at(theta)
+        gradient code (at the setup's theta: computed once, read-only)."""
+        if theta is None:
+            return self._score_table
+        return self._score_table_at(self.policy_at(theta))
+
+    @cached_property
+    def _score_table(self) -> np.ndarray:
+        table = self._score_table_at(self.policy)
+        table.setflags(write=False)
+        return table
+
+    def _score_table_at(self, policy) -> np.ndarray:
         S, A = len(self.state_names), len(self.action_names)
         table = np.zeros((S, A, len(self.theta)))
         for s in range(S):
@@ -264,8 +293,7 @@ def _columns(batch: Batch, start: int, stop: int) -> Batch:
 
 def _episode_scores(setup: Setup, batch: Batch) -> np.ndarray:
     """(N, 3) sum_t grad log pi(a_t|s_t) of each episode."""
-    per_step = setup.score_table()[setup.state_index(batch.obs), batch.actions]  # (T, N, 3)
-    return (per_step * batch.alive[..., None]).sum(axis=0)
+    return setup.step_scores(batch, masked=True).sum(axis=0)  # (T, N, 3) summed over t
 
 
 def _central_difference(f, x: np.ndarray, eps: float) -> np.ndarray:
@@ -546,6 +574,78 @@ def reinforce_estimates(problem, policy, batches: list[Batch], returns: str = "r
     return out
 
 
+def batch_reinforce_estimates(setup: Setup, batch: Batch, episodes: int, returns: str = "reward_to_go",
+                              baseline: str = "none") -> np.ndarray:
+    """(M, 3) ``reinforce_estimates``' theta components for the M consecutive batches of
+    ``episodes`` episodes of ``batch`` (T, M * episodes), all batches at once:
+    grad log pi(a_t|s_t) read from ``Setup.score_table`` and each baseline of
+    pg.algo.baselines written for all batches together (a stateful one still meets each batch
+    fitted to the earlier batches only: the moving average through its recursion over the
+    batches' mean returns; the linear value baseline V fitted on batch i - 1 alone, a closed
+    form, so every fit is one batched solve). Equal to ``setup.d_theta(reinforce_estimates(...))``
+    up to rounding (tests/lessons/test_derivation.py, to 1e-12)."""
+    return _estimates(setup, batch, batch_terms(setup, batch, episodes), returns, baseline)
+
+
+@dataclass(frozen=True)
+class BatchTerms:
+    """What every estimator of ``batch_reinforce_estimates`` reads from one sample split into
+    M batches of N episodes, computed once per sample."""
+
+    alive: np.ndarray  # (T, M, N)
+    G: np.ndarray  # (T, M, N) reward-to-go (gamma = GAMMA)
+    score: np.ndarray  # (T, M, N, 3) grad_theta log pi(a_t|s_t) of every step (dead steps too)
+
+
+def batch_terms(setup: Setup, batch: Batch, episodes: int) -> BatchTerms:
+    """``BatchTerms`` of ``batch`` (T, M * episodes) split into batches of ``episodes``."""
+    T, total = batch.alive.shape
+    M, N = total // episodes, episodes
+    if M * N != total:
+        raise ValueError(f"{total} episodes do not split into batches of {episodes}")
+    G = reward_to_go(batch.rewards, batch.alive, GAMMA).reshape(T, M, N)
+    return BatchTerms(batch.alive.reshape(T, M, N), G, setup.step_scores(batch).reshape(T, M, N, -1))
+
+
+def _estimates(setup: Setup, batch: Batch, terms: BatchTerms, returns: str, baseline: str) -> np.ndarray:
+    """(M, 3) ``batch_reinforce_estimates`` from the sample's ``terms``."""
+    if returns not in ("episode", "reward_to_go"):
+        raise ValueError(f"returns must be episode or reward_to_go, got {returns!r}")
+    alive, G = terms.alive, terms.G
+    W = G if returns == "reward_to_go" else G[:1] * alive  # the weights of grad log pi (the baseline's G)
+    b = _batch_baseline(setup, batch, W, alive, baseline)
+    return np.einsum("tmnp,tmn->mp", terms.score, (W - b) * alive) / alive.shape[2]
+
+
+def _batch_baseline(setup: Setup, batch: Batch, W: np.ndarray, alive: np.ndarray, name: str) -> np.ndarray:
+    """(T, M, N) pg.algo.baselines' ``values`` of baseline ``name`` for each of the M batches,
+    each stateful one updated with the batches before it only (``batch_reinforce_estimates``)."""
+    T, M, N = W.shape
+    if name == "none":
+        return np.zeros_like(W)
+    if name == "batch_mean":  # BatchMean: the mean of W_t over the batch's other episodes
+        others = alive.sum(axis=2, keepdims=True) - 1
+        return np.divide(W.sum(axis=2, keepdims=True) - W, others, out=np.zeros_like(W), where=others > 0) * alive
+    if name == "moving_average":  # MovingAverage: 0 before the first batch, then the recursion
+        decay, previous, average = MovingAverage().decay, np.zeros(M), None
+        for i, mean in enumerate(W[0].mean(axis=1)):
+            previous[i] = 0.0 if average is None else average
+            average = float(mean) if average is None else decay * average + (1 - decay) * float(mean)
+        return previous[None, :, None] * alive
+    if name == "value":  # ValueBaseline(LinearValue): ridge regression of W on (state, t / H, 1)
+        obs = batch.obs[:T].reshape(T, M, N, -1)
+        t = np.broadcast_to((np.arange(T) / setup.problem.horizon)[:, None, None, None], (T, M, N, 1))
+        A = np.concatenate([obs, t, np.ones((T, M, N, 1))], axis=-1) * alive[..., None]  # dead steps: 0 rows
+        ridge, count = LinearValue(1).ridge, alive.sum(axis=(0, 2)).astype(np.float64)
+        reg = np.eye(A.shape[-1]) * ridge
+        reg[-1, -1] = 0.0  # the intercept is not shrunk
+        lhs = np.einsum("tmnf,tmng->mfg", A, A) + count[:, None, None] * reg
+        fitted = np.linalg.solve(lhs, np.einsum("tmnf,tmn->mf", A, W)[..., None])[..., 0]  # (M, F): V of batch i
+        before = np.concatenate([np.zeros((1, A.shape[-1])), fitted[:-1]])  # what batch i meets
+        return np.einsum("tmnf,mf->tmn", A, before) * alive
+    raise ValueError(f"baseline must be one of none, batch_mean, moving_average, value; got {name!r}")
+
+
 @dataclass(frozen=True)
 class VarianceRow:
     """One estimator of ESTIMATORS over the variance study's batches."""
@@ -591,10 +691,10 @@ def variance_study(setup: Setup, episodes: int, seed, n_estimates: int = VARIANC
     """Each estimator of ESTIMATORS on the same ``n_estimates`` batches of ``episodes``
     episodes: the variance (trace of the covariance of the estimates), and the distance of
     their mean from grad J next to that distance's standard error (unbiased: about 1 SE)."""
-    batches = sample_batches(setup.problem, setup.policy, n_estimates, episodes, seed)
-    rows = []
+    batch = setup.problem.sample(setup.policy, n_estimates * episodes, _rng(seed))  # = sample_batches'
+    rows, terms = [], batch_terms(setup, batch, episodes)
     for label, returns, baseline in ESTIMATORS:
-        g_hat = setup.d_theta(reinforce_estimates(setup.problem, setup.policy, batches, returns, baseline))
+        g_hat = _estimates(setup, batch, terms, returns, baseline)  # batch_reinforce_estimates'
         stats = estimate_statistics(g_hat, setup.exact_grad)
         rows.append(VarianceRow(label, returns, baseline, stats.variance, stats.bias, stats.bias_se))
     exact = setup.exact_grad

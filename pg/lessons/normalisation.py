@@ -44,20 +44,29 @@ def batch_estimates(setup: Setup, batch, episodes: int, normalize: bool) -> np.n
     """(M, 3) one estimate per batch of ``episodes`` consecutive episodes of ``batch`` (T, M * N):
     reward-to-go minus the leave-one-out batch mean (pg.algo.baselines.BatchMean), normalised
     per batch as pg.algo.baselines.normalize_advantages if ``normalize``."""
+    return _batch_estimates(setup, batch, episodes, (normalize,))[0]
+
+
+def _batch_estimates(setup: Setup, batch, episodes: int, flags) -> list[np.ndarray]:
+    """``batch_estimates`` for each ``normalize`` of ``flags``, the returns and scores computed once."""
     T, total = batch.alive.shape
     M, N = total // episodes, episodes
     alive = batch.alive.reshape(T, M, N)
     G = reward_to_go(batch.rewards, batch.alive, GAMMA).reshape(T, M, N)
     others = alive.sum(axis=2, keepdims=True) - 1
     b = np.divide(G.sum(axis=2, keepdims=True) - G, others, out=np.zeros_like(G), where=others > 0) * alive
-    adv = (G - b) * alive
-    if normalize:
-        count = alive.sum(axis=(0, 2), keepdims=True)
-        mean = adv.sum(axis=(0, 2), keepdims=True) / count
-        std = np.sqrt((((adv - mean) * alive) ** 2).sum(axis=(0, 2), keepdims=True) / count)
-        adv = np.where(count >= 2, (adv - mean) / (std + 1e-8), adv) * alive
-    score = setup.score_table()[setup.state_index(batch.obs), batch.actions].reshape(T, M, N, -1)
-    return np.einsum("tmnp,tmn->mp", score, adv) / N
+    plain = (G - b) * alive
+    score = setup.step_scores(batch).reshape(T, M, N, -1)
+    out = []
+    for normalize in flags:
+        adv = plain
+        if normalize:
+            count = alive.sum(axis=(0, 2), keepdims=True)
+            mean = adv.sum(axis=(0, 2), keepdims=True) / count
+            std = np.sqrt((((adv - mean) * alive) ** 2).sum(axis=(0, 2), keepdims=True) / count)
+            adv = np.where(count >= 2, (adv - mean) / (std + 1e-8), adv) * alive
+        out.append(np.einsum("tmnp,tmn->mp", score, adv) / N)
+    return out
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
@@ -120,8 +129,7 @@ def normalisation_study(setup: Setup, episodes: int, seed, n_batches: int = NORM
     if not 2 <= episodes <= 4096 or n_batches < 2:
         raise ValueError(f"episodes must be in [2, 4096] and n_batches >= 2, got {episodes!r}, {n_batches!r}")
     batch = setup.problem.sample(setup.policy, n_batches * episodes, _rng(seed))
-    plain = batch_estimates(setup, batch, episodes, normalize=False)
-    normalised = batch_estimates(setup, batch, episodes, normalize=True)
+    plain, normalised = _batch_estimates(setup, batch, episodes, (False, True))  # batch_estimates' two
     exact = setup.exact_grad
     if not np.linalg.norm(exact) > 0:
         raise ValueError("grad J is 0 at this theta: there is no direction to compare with")

@@ -67,16 +67,25 @@ def on_policy_check(setup: Setup, theta_old) -> OnPolicyCheck:
                          float(w.max()))
 
 
-def _loss_J_grad(setup: Setup, theta, b: float = 0.0) -> tuple[float, float, np.ndarray]:
-    """(E[surrogate loss] with baseline b, J, grad J (3,)) at ``theta``, from one enumeration."""
+def _enumerated(setup: Setup, theta):
+    """(policy, trajectories, alive, G, log pi of each step) at ``theta``: one enumeration."""
     policy = setup.policy_at(theta)
     traj = setup.problem.trajectories(policy)
     alive = traj.batch.alive
-    G = reward_to_go(traj.mean_reward, alive, GAMMA)
-    loss = -(traj.prob * (_log_prob_steps(policy, traj) * (G - b) * alive).sum(axis=0)).sum()
+    return policy, traj, alive, reward_to_go(traj.mean_reward, alive, GAMMA), _log_prob_steps(policy, traj)
+
+
+def _expected_loss(traj, alive, G, logp, b: float) -> float:
+    return float(-(traj.prob * (logp * (G - b) * alive).sum(axis=0)).sum())
+
+
+def _loss_J_grad(setup: Setup, theta, b: float = 0.0, enumerated=None) -> tuple[float, float, np.ndarray]:
+    """(E[surrogate loss] with baseline b, J, grad J (3,)) at ``theta``, from one enumeration
+    (``enumerated``: ``_enumerated(setup, theta)``, if already computed)."""
+    policy, traj, alive, G, logp = _enumerated(setup, theta) if enumerated is None else enumerated
     J = float(traj.prob @ G[0])
     grad = setup.d_theta(_weighted_score_sum(policy, traj, G[0][None, :] * alive * traj.prob))  # R(tau) grad log P
-    return float(loss), J, grad
+    return _expected_loss(traj, alive, G, logp, b), J, grad
 
 
 def expected_surrogate_loss(setup: Setup, theta, b: float = 0.0) -> float:
@@ -107,12 +116,13 @@ def loss_check(setup: Setup, bs=(-2.0, 0.0, 2.0, 4.0), steps: int = 10, lr: floa
     """The expected surrogate loss at theta for each b in ``bs`` beside J, and both along
     ``steps`` exact gradient-ascent steps of size ``lr`` from theta."""
     bs = np.asarray(bs, dtype=np.float64)
-    losses = np.array([expected_surrogate_loss(setup, setup.theta, b) for b in bs])
-    traj = setup.problem.trajectories(setup.policy)
-    slope = float(traj.prob @ _log_prob_steps(setup.policy, traj).sum(axis=0))
+    at_theta = _enumerated(setup, setup.theta)  # the losses against b, the slope and the path's start share it
+    _, traj, alive, G, logp = at_theta
+    losses = np.array([_expected_loss(traj, alive, G, logp, b) for b in bs])  # expected_surrogate_loss at each b
+    slope = float(traj.prob @ logp.sum(axis=0))
     theta, path_J, path_loss = setup.theta.copy(), [], []
-    for _ in range(steps + 1):
-        loss, J, grad = _loss_J_grad(setup, theta)
+    for k in range(steps + 1):
+        loss, J, grad = _loss_J_grad(setup, theta, enumerated=at_theta if k == 0 else None)
         path_J.append(J)
         path_loss.append(loss)
         theta = theta + lr * grad

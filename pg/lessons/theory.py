@@ -193,6 +193,38 @@ class TabularMDP:
         return Trajectories(Batch(obs, actions, mean_reward.copy(), alive), prob, mean_reward)
 
     def sample(self, policy, n_episodes: int, rng: np.random.Generator) -> Batch:
+        """``n_episodes`` episodes, all at once. The policy is evaluated once on its S + 1
+        possible observations (each one-hot state, and the zeros an ended episode sees), and
+        each draw reads its cumulative row from a table: the same draws, in the same order, as
+        stepping ``policy.act`` on every episode's observation (``sample_stepwise``, which
+        tests/lessons/test_theory.py compares with this bit for bit), without evaluating the
+        policy on every episode at every step."""
+        S, A, H = self.n_states, self.n_actions, self.horizon
+        seen = np.vstack([np.eye(S), np.zeros((1, S))])  # row s: state s; row S: an ended episode
+        cum_pi = np.cumsum(policy.probs(seen), axis=-1)  # (S + 1, A), as policy.act sums it
+        cum_P = np.cumsum(self.transitions, axis=-1).reshape(S * A, S + 1)  # row s * A + a, as _categorical sums it
+        rows = np.zeros((H, n_episodes), dtype=np.intp)  # what each episode sees: its state, or S once ended
+        actions = np.zeros((H, n_episodes), dtype=np.intp)
+        rewards = np.zeros((H, n_episodes))
+        alive = np.zeros((H, n_episodes), dtype=bool)
+        # state: S once the episode has ended (and only then), so it is also the row of ``seen`` it sees
+        state = _draw(rng.random(n_episodes), np.cumsum(self.start)[None, :], np.zeros(n_episodes, np.intp))
+        live = np.ones(n_episodes, dtype=bool)
+        for t in range(H):
+            alive[t] = live
+            rows[t] = state
+            actions[t] = _draw(rng.random(n_episodes), cum_pi, state) * live
+            sa = np.minimum(state, S - 1) * A + actions[t]  # (s, a), an ended episode's read and discarded
+            r = self.rewards.ravel().take(sa)
+            noise = rng.standard_normal(n_episodes)  # drawn even without noise: the stream stays the same
+            rewards[t] = (r + self.noise * noise if self.noise else r) * live  # r + 0 * noise is r
+            state = np.where(live, _draw(rng.random(n_episodes), cum_P, sa), S)
+            live = state < S
+        return Batch(seen.take(rows, axis=0), actions, rewards, alive)
+
+    def sample_stepwise(self, policy, n_episodes: int, rng: np.random.Generator) -> Batch:
+        """``sample`` written step by step with ``policy.act`` on every episode's observation:
+        the reference that ``sample`` must equal exactly (tests)."""
         S, H = self.n_states, self.horizon
         eye = np.eye(S)
         obs = np.zeros((H, n_episodes, S))
@@ -213,6 +245,19 @@ class TabularMDP:
         return Batch(obs, actions, rewards, alive)
 
 
+def _draw(u: np.ndarray, cum: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """(M,) the inverse-CDF draw of ``_categorical`` (and of policy.act) for uniforms ``u`` (M,)
+    from the cumulative rows ``cum[row]`` (K columns): how many of the row's sums u exceeds,
+    at most K - 1. Counted one column at a time, the same integers as summing ``u > cum[row]``
+    over a row and clipping: a cumulative sum never decreases, so u exceeds the last sum only if
+    it exceeds all the others, and the clip takes that count back to K - 1; the last column is
+    therefore never read."""
+    count = np.zeros(len(u), dtype=np.intp)
+    for j in range(cum.shape[1] - 1):
+        count += u > cum[:, j].take(row)
+    return count
+
+
 def _categorical(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(M,) one draw from each row of an (M, K) probability table."""
     u = rng.random((len(p), 1))
@@ -230,7 +275,25 @@ def exact_objective(problem, policy, gamma: float = 1.0) -> float:
 
 
 def trajectory_scores(policy, traj: Trajectories) -> np.ndarray:
-    """(n_traj, P) sum_t grad log pi(a_t|s_t) for each enumerated trajectory."""
+    """(n_traj, P) sum_t grad log pi(a_t|s_t) for each enumerated trajectory, all at once for a
+    linear softmax (d log pi / d logits = onehot(a) - pi, then the layer's backward pass per
+    trajectory); any other policy goes through ``trajectory_scores_loop``, the reference
+    (tests check the two agree)."""
+    if type(policy) is not LinearSoftmax:
+        return trajectory_scores_loop(policy, traj)
+    b = traj.batch
+    obs = np.asarray(b.obs, dtype=np.float64)  # (T, n, O)
+    dlogits = -policy.probs(obs)  # (T, n, A)
+    np.put_along_axis(dlogits, b.actions[..., None].astype(np.intp), 1.0 + np.take_along_axis(
+        dlogits, b.actions[..., None].astype(np.intp), axis=-1), axis=-1)
+    dlogits *= b.alive[..., None]
+    n = dlogits.shape[1]
+    weights = np.einsum("tno,tna->noa", obs, dlogits).reshape(n, -1)  # W is (O, A) row-major
+    return np.concatenate([weights, dlogits.sum(axis=0)], axis=1)
+
+
+def trajectory_scores_loop(policy, traj: Trajectories) -> np.ndarray:
+    """``trajectory_scores`` one trajectory at a time through ``policy.grad_log_prob``: any policy."""
     n = traj.batch.alive.shape[1]
     scores = np.zeros((n, policy.params.size))
     for j in range(n):

@@ -51,6 +51,17 @@ def with_domain(node, old: list, new: list):
     return node
 
 
+def with_text(node, slot: str, text: str):
+    """A copy of a built spec with every string equal to ``slot`` set to ``text``: a label that
+    changes with the data (a legend entry naming N) kept out of the layout, which is then built
+    once for all its values."""
+    if isinstance(node, dict):
+        return {key: with_text(value, slot, text) for key, value in node.items()}
+    if isinstance(node, list):
+        return [with_text(value, slot, text) for value in node]
+    return text if node == slot else node
+
+
 def chart_spec(template, layout: tuple, datasets: dict) -> dict:
     """The spec of ``template(*layout)`` with ``datasets`` (name -> DataFrame or columns)
     Arrow-encoded beside it: what ``st.vega_lite_chart`` draws."""

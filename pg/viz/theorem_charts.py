@@ -17,7 +17,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from pg.viz.spec import chart_spec, with_data
+from pg.viz.spec import arrow_datasets, chart_spec, template_spec, with_data, with_datasets, with_text
 from pg.viz.style import INK, MUTED, PUSH_LEFT, PUSH_RIGHT, finite_rows, nice_log_ticks, styled
 
 MEASURED = "mean error over repeats"
@@ -107,11 +107,17 @@ def gradient_components_parts(labels, exact, estimate, estimate_label: str = "es
     series = [EXACT] * len(labels) + [estimate_label] * len(labels)
     data = _frame({"component": np.array(labels * 2, dtype=object), "series": np.array(series, dtype=object),
                    "value": np.concatenate([np.asarray(exact, float), np.asarray(estimate, float)])})
-    data["text"] = [f"{v:+.3f}" for v in data["value"]]
+    data["text"] = [_signed(v) for v in data["value"]]
     extent = float(np.abs(data["value"]).max()) if len(data) else 1.0
     extent = extent if extent > 0 else 1.0
     datasets = {"bars": data, "pad": _pad("value", -1.35 * extent, 1.35 * extent), "zero": pd.DataFrame({"value": [0.0]})}
     return (tuple(labels), str(estimate_label), bool(large), int(height)), datasets
+
+
+def _signed(value: float) -> str:
+    """``value`` to 3 decimals with its sign; one that rounds to zero is "0.000", not "-0.000"."""
+    text = f"{value:+.3f}"
+    return text if float(text) != 0 else f"{0.0:.3f}"
 
 
 def gradient_components_template(labels: tuple, estimate_label: str, large: bool, height: int):
@@ -145,10 +151,17 @@ def gradient_components_chart(labels, exact, estimate, estimate_label: str = "es
     return with_data(gradient_components_template(*layout), datasets)
 
 
+ESTIMATE_SLOT = "\x00estimate"
+"""the estimate's legend label in the layout built once (it names N: one layout per N otherwise,
+100 ms each), put back per chart by pg.viz.spec.with_text"""
+
+
 def gradient_components_spec(*args, **kwargs) -> dict:
-    """``gradient_components_chart`` as a Vega-Lite dict (the layout built once)."""
-    layout, datasets = gradient_components_parts(*args, **kwargs)
-    return chart_spec(gradient_components_template, layout, datasets)
+    """``gradient_components_chart`` as a Vega-Lite dict: the layout built once for every
+    estimate label."""
+    (labels, estimate_label, *rest), datasets = gradient_components_parts(*args, **kwargs)
+    shared = template_spec(gradient_components_template, labels, ESTIMATE_SLOT, *rest)
+    return with_datasets(with_text(shared, ESTIMATE_SLOT, estimate_label), arrow_datasets(datasets))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -83,3 +83,12 @@ def test_the_landmarks_are_b_star_and_the_mean_return_by_label():
     curve = variance_curve(make_setup("tiny_cartpole", (0.5, 0.0, -0.5)), "episode")
     assert curve.landmarks() == {f"b* = {curve.b_star:.2f}": curve.b_star, f"J = {curve.mean_return:.2f}": curve.mean_return}
     assert list(curve.landmarks()) == ["b* = 3.38", "J = 2.54"]
+
+
+def test_measured_points_are_the_variance_of_episode_estimates_at_each_b():
+    setup = d.make_setup("tiny_cartpole", (0.5, 0.0, -0.5))
+    pts = measured_points(setup, [-2.0, 1.0], 3, episodes=300)
+    batch = setup.problem.sample(setup.policy, 300, np.random.default_rng(3))
+    for b, var in zip(pts.b, pts.variance, strict=True):
+        g = episode_estimates(setup, batch, b)
+        assert var == pytest.approx(((g - g.mean(axis=0)) ** 2).sum(axis=1).mean() * 300 / 299, rel=1e-12)

@@ -336,3 +336,30 @@ def test_enumerating_once_gives_the_same_trajectories(theta):
             np.testing.assert_array_equal(getattr(fast.batch, name), getattr(slow.batch, name))
         np.testing.assert_array_equal(fast.mean_reward, slow.mean_reward)
     assert len(plain.prob) == len(fast.prob)
+
+
+@pytest.mark.parametrize("episodes", [1, 8])
+def test_batch_reinforce_estimates_are_reinforce_estimates_batch_by_batch(setup, episodes):
+    """The variance study's estimates, all batches at once, against reinforce_gradient one batch
+    after another (the stateful baselines learning in order): equal up to rounding."""
+    batches = d.sample_batches(setup.problem, setup.policy, 12, episodes, 5)
+    whole = setup.problem.sample(setup.policy, 12 * episodes, np.random.default_rng(5))
+    for _, returns, baseline in d.ESTIMATORS:
+        slow = setup.d_theta(d.reinforce_estimates(setup.problem, setup.policy, batches, returns, baseline))
+        fast = d.batch_reinforce_estimates(setup, whole, episodes, returns, baseline)
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12, err_msg=f"{returns}, {baseline}")
+    none = d.batch_reinforce_estimates(setup, whole, episodes, "reward_to_go", "none")
+    learned = d.batch_reinforce_estimates(setup, whole, episodes, "reward_to_go", "value")
+    np.testing.assert_array_equal(learned[0], none[0])  # V is 0 before its first fit ...
+    assert not np.allclose(learned[1:], none[1:])  # ... and fitted after it
+    with pytest.raises(ValueError):
+        d.batch_reinforce_estimates(setup, whole, 5, "reward_to_go", "none")  # 12 * episodes is not a multiple of 5
+
+
+def test_step_scores_are_the_score_table_at_each_step(cartpole):
+    batch = cartpole.problem.sample(cartpole.policy, 50, np.random.default_rng(0))
+    states = batch.obs.argmax(axis=-1)
+    np.testing.assert_array_equal(cartpole.state_index(batch.obs), states)
+    np.testing.assert_array_equal(cartpole.step_scores(batch), cartpole.score_table()[states, batch.actions])
+    other = cartpole.score_table(cartpole.theta + 0.5)  # another theta: computed, not the cached table
+    assert not np.allclose(other, cartpole.score_table())

@@ -49,3 +49,12 @@ def test_loss_rises_while_J_rises_on_the_tiny_cartpole():
     check = loss_check(d.make_setup("tiny_cartpole", THETA))
     assert check.J_rose == len(check.path_J) - 1  # exact gradient ascent with a small step
     assert check.both_rose >= 5  # ... and the loss rose too, on most steps
+
+
+def test_loss_check_losses_are_expected_surrogate_loss_at_each_b():
+    """loss_check computes its losses against b from one enumeration: the same numbers as
+    expected_surrogate_loss at each b, and its path starts at theta."""
+    setup = d.make_setup("tiny_cartpole", (0.5, 0.0, -0.5))
+    lc = loss_check(setup)
+    assert list(lc.loss_vs_b) == [expected_surrogate_loss(setup, setup.theta, b) for b in lc.bs]
+    assert lc.path_loss[0] == expected_surrogate_loss(setup, setup.theta, 0.0)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pg.algo.baselines import BASELINES
+from pg.algo.policies import MLPSoftmax
 from pg.algo.rollout import Batch
 from pg.lessons.derivation import reinforce_estimates, sample_batches
 from pg.lessons.stats import estimate_statistics
@@ -22,6 +23,8 @@ from pg.lessons.theory import (
     exact_gradient,
     exact_objective,
     finite_difference_gradient,
+    trajectory_scores,
+    trajectory_scores_loop,
 )
 
 Z = 4.5
@@ -164,3 +167,38 @@ def test_batches_share_the_rollout_layout():
     assert batch.alive[0].all()
     # once an episode ends it stays ended
     assert np.all(batch.alive[1:] <= batch.alive[:-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# The vectorised paths against the step-by-step references they replace
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["tiny_cartpole", "random_mdp"])
+def test_sample_draws_exactly_what_stepping_policy_act_draws(name):
+    """TabularMDP.sample reads the policy's probabilities from a table: the same batch, bit for
+    bit, as sample_stepwise (policy.act on every episode's observation), noise and all."""
+    problem, policy = _problem(name)
+    for seed, n in ((0, 1), (1, 7), (2, 500)):
+        fast = problem.sample(policy, n, np.random.default_rng(seed))
+        slow = problem.sample_stepwise(policy, n, np.random.default_rng(seed))
+        for field in ("obs", "actions", "rewards", "alive"):
+            np.testing.assert_array_equal(getattr(fast, field), getattr(slow, field))
+    one, other = problem.sample(policy, 200, np.random.default_rng(0)), problem.sample(policy, 200, np.random.default_rng(1))
+    assert not np.array_equal(one.actions, other.actions)  # the comparison can fail: seeds matter
+
+
+@pytest.mark.parametrize("name", PROBLEMS)
+def test_trajectory_scores_match_the_loop_over_trajectories(name):
+    problem, policy = _problem(name)
+    traj = problem.trajectories(policy)
+    fast, slow = trajectory_scores(policy, traj), trajectory_scores_loop(policy, traj)
+    assert fast.shape == slow.shape == (len(traj.prob), policy.params.size)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    assert np.abs(slow).max() > 0.1
+
+
+def test_trajectory_scores_of_another_policy_go_through_the_loop():
+    problem = TabularMDP.tiny_cartpole()
+    policy = MLPSoftmax(3, 2, hidden=(4,))
+    policy = policy.with_params(np.random.default_rng(0).normal(size=policy.params.size))
+    traj = problem.trajectories(policy)
+    np.testing.assert_array_equal(trajectory_scores(policy, traj), trajectory_scores_loop(policy, traj))

@@ -197,6 +197,18 @@ def test_the_seed_recomputes_the_sampled_steps_once_each_and_theta_every_step_on
     assert dict(calls) == {}
 
 
+def test_n_recomputes_only_the_steps_that_average_over_n_episodes(calls):
+    """N feeds the steps that average N episodes; the RMSE study (every N at once), the b checks,
+    the dynamics and the exact steps do not read it, so a new N leaves them cached."""
+    at = open_page("theorem")
+    calls.clear()
+    at.select_slider(key="theorem_episodes").set_value(64).run()
+    assert not at.exception
+    assert set(calls) == {"objective_check", "estimate_check", "variance_study", "update_check", "loss_device_check",
+                          "mean_vs_sum_check", "normalisation_study", "adam_scale_study"}
+    assert set(calls.values()) == {1}
+
+
 # --- the trainer as it runs (steps 9-13), the baseline curve, the question --------------------
 def test_the_trainers_steps_show_the_exact_numbers(at):
     setup = make_setup("tiny_cartpole", (0.5, 0.0, -0.5))

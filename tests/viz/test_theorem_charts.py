@@ -116,7 +116,7 @@ def test_gradient_components_chart_pairs_exact_and_estimate():
         ("θ_left", EXACT, -0.25), ("θ_up", EXACT, 0.0), ("θ_right", EXACT, 0.25),
         ("θ_left", "one estimate, N = 16", -0.6), ("θ_up", "one estimate, N = 16", -0.2),
         ("θ_right", "one estimate, N = 16", 0.1)]
-    assert [r["text"] for r in bars["values"]][:3] == ["-0.250", "+0.000", "+0.250"]
+    assert [r["text"] for r in bars["values"]][:3] == ["-0.250", "0.000", "+0.250"]
     lo, hi = _pad_range(layers, "value")
     assert lo < -0.6 and hi > 0.6  # room for the value labels at the bar ends
 
@@ -203,6 +203,22 @@ def test_with_b_rule_adds_the_sliders_b_without_touching_the_spec():
     assert rule["mark"]["type"] == "rule" and rule["encoding"]["x"] == {"datum": 2.5, "type": "quantitative"}
     assert label["mark"]["text"] == "your b = 2.5" and label["encoding"]["x"]["datum"] == 2.5
     assert with_b_rule(spec, math.nan) is spec
+
+
+def test_a_value_that_rounds_to_zero_is_written_without_a_sign():
+    layers = _layers(gradient_components_chart(["a", "b"], [-1e-6, 0.0], [1e-6, -0.0004]))
+    assert [r["text"] for r in layers[0]["values"]] == ["0.000"] * 4
+
+
+@pytest.mark.parametrize("label", ["one estimate, N = 16", "one estimate, N = 1024"])
+def test_the_components_layout_is_built_once_for_every_estimate_label(label):
+    """The legend's label names N; the spec puts it into one shared layout (pg.viz.spec.with_text),
+    and equals the chart built for that label."""
+    from pg.viz.spec import chart_spec
+    from pg.viz.theorem_charts import gradient_components_parts, gradient_components_template
+
+    args = (["x", "y"], [1.0, -2.0], [0.5, 0.25], label)
+    assert gradient_components_spec(*args) == chart_spec(gradient_components_template, *gradient_components_parts(*args))
 
 
 def test_specs_carry_their_data_beside_one_shared_layout():
