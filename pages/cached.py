@@ -2,46 +2,83 @@
 episodes, their videos, the nudges a policy recovers from, visited states and the heatmap's grid.
 
 ``st.cache_data`` keeps each result for every session of the server (bounded by
-``max_entries``); a rerun whose inputs did not change recomputes nothing
+``max_entries``); the clips are in one ``st.cache_resource`` store per server
+(pg.viz.episode.ClipStore), which makes the new clips of a rerun at the same time. A rerun
+whose inputs did not change recomputes nothing
 (tests/pages/test_heatmap.py and test_replay.py count the calls).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 
 from pages.shared import shipped_run
 from pg.algo.policies import policy_from_spec
-from pg.viz.episode import REPLAY_FRAME_STEP, Episode, episode_video, run_episode, visited_states
+from pg.viz.episode import REPLAY_FRAME_STEP, ClipStore, Episode, episode_video, run_episode, visited_states
 from pg.viz.nudge import NudgeRange, recoverable_range
 from pg.viz.policy_grid import decision_boundary, policy_grid
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _replay(
-    spec_json: str, params: np.ndarray, episode_kwargs_json: str, video_json: str = "null"
-) -> tuple[Episode, bytes]:
-    from pg.viz import render
+@st.cache_resource(show_spinner=False)
+def _replay() -> ClipStore:
+    """The server's replay clips, by policy, episode and video options (pg.viz.episode.ClipStore):
+    shared by every session, each clip made once, the new clips of one rerun made at once."""
+    return ClipStore(max_entries=64)
 
-    policy = policy_from_spec(json.loads(spec_json), params)
-    episode = run_episode(policy, **json.loads(episode_kwargs_json))
-    video_options = json.loads(video_json)
-    if video_options is None:  # Home's clip: the episode as it ran, looping (made on a cold start: every
-        # second state, as Replay's, halves the wait)
-        return episode, render.replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges,
-                                            frame_step=REPLAY_FRAME_STEP)
-    return episode, episode_video(episode, **video_options)
+
+def _clip_job(policy, episode_kwargs_json: str, video: dict | None, shown: Episode):
+    """(key, make) of one clip for ``ClipStore.get_many``: the key names the policy (spec and a
+    digest of its parameters), the episode's settings and the video's options."""
+    params = np.ascontiguousarray(policy.params)
+    digest = hashlib.blake2b(params.tobytes(), digest_size=16).hexdigest()
+    key = (json.dumps(policy.spec, sort_keys=True), params.dtype.str, params.shape, digest, episode_kwargs_json,
+           json.dumps(video, sort_keys=True))
+
+    def make() -> bytes:
+        from pg.viz import render
+
+        if video is None:  # Home's clip: the episode as it ran, looping (made on a cold start: every
+            # second state, as Replay's, halves the wait)
+            return render.replay_video(shown.states[:-1], shown.actions, shown.p_right, shown.nudges,
+                                       frame_step=REPLAY_FRAME_STEP)
+        return episode_video(shown, **video)
+
+    return key, make
+
+
+def _jobs(requests: list[tuple]) -> tuple[list[Episode], list]:
+    episodes, jobs = [], []
+    for policy, video, episode_kwargs in requests:
+        kwargs_json = json.dumps(episode_kwargs, sort_keys=True)
+        episodes.append(_episode(json.dumps(policy.spec), policy.params, kwargs_json))  # cached: run once
+        jobs.append(_clip_job(policy, kwargs_json, video, episodes[-1]))
+    return episodes, jobs
+
+
+def replays(requests: list[tuple]) -> list[tuple[Episode, bytes]]:
+    """``[(policy, video, episode_kwargs), ...]`` -> each one's recorded episode and its MP4, cached
+    across reruns and sessions; the clips not made yet are made at the same time. ``video``:
+    pg.viz.episode.episode_video's options (frames, shared time axis); None for a plain looping
+    clip."""
+    episodes, jobs = _jobs(requests)
+    return list(zip(episodes, _replay().get_many(jobs)))
+
+
+def start_replays(requests: list[tuple]) -> tuple[list[Episode], Callable[[], list[bytes]]]:
+    """``replays`` in two halves: the episodes now, with every new clip begun beside this thread,
+    and a function that waits for the clips, so a page draws the rest of itself meanwhile."""
+    episodes, jobs = _jobs(requests)
+    return episodes, _replay().start(jobs)
 
 
 def replay(policy, video: dict | None = None, **episode_kwargs) -> tuple[Episode, bytes]:
-    """One recorded episode of ``policy`` and its MP4, cached across reruns and sessions.
-    ``video``: pg.viz.episode.episode_video's options (frames, shared time axis); None for a
-    plain looping clip."""
-    return _replay(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True),
-                   json.dumps(video, sort_keys=True))
+    """One recorded episode of ``policy`` and its MP4 (``replays`` with one request)."""
+    return replays([(policy, video, episode_kwargs)])[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

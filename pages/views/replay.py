@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.cached import episode, nudge_range, replay
+from pages.cached import episode, nudge_range, start_replays
 from pages.links import publish, restore
 from pages.shared import current_run
 from pg.app.state import ReplayState
@@ -115,9 +115,18 @@ st.markdown(
     " ".join(agent_sentence(name, e, kwargs["greedy"]) for (name, _, _, kwargs), e in zip(sides, episodes))
     + " " + comparison_sentence("untrained", episodes[0], "trained", episodes[1])
 )
-for column, (name, iteration, policy, kwargs) in zip(st.columns(2, gap="large"), sides):
+# the clips not made yet are made beside this thread (both at once) while it draws the charts
+_, finish_clips = start_replays([(policy, video_options, kwargs) for _, _, policy, kwargs in sides])
+tops = []
+for column, shown in zip(st.columns(2, gap="large"), episodes):
     with column:
-        shown, video = replay(policy, video=video_options, **kwargs)
+        tops.append(st.container())  # the metric and the clip, filled in once the clips are made
+        large = st.session_state.get("present", False)
+        st.vega_lite_chart(traces_spec(shown, large=large, steps=axis_steps), width="stretch")
+        if nudge_on and shown.length <= episode_kwargs["nudge_step"]:
+            st.caption(f"This episode ended before the nudge at step {episode_kwargs['nudge_step']}.")
+for top, (name, iteration, _, kwargs), shown, video in zip(tops, sides, episodes, finish_clips()):
+    with top:
         st.metric(
             f"**{name.capitalize()}** · update {iteration} · {'greedy' if kwargs['greedy'] else 'sampled'}",
             f"{shown.length} steps",
@@ -129,10 +138,6 @@ for column, (name, iteration, policy, kwargs) in zip(st.columns(2, gap="large"),
         # the alt text names every setting: a new setting is a new element, which autoplays again
         # (Streamlit plays an element's video by itself only the first time it draws it)
         st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{name} agent: {settings}")
-        large = st.session_state.get("present", False)
-        st.vega_lite_chart(traces_spec(shown, large=large, steps=axis_steps), width="stretch")
-        if nudge_on and shown.length <= episode_kwargs["nudge_step"]:
-            st.caption(f"This episode ended before the nudge at step {episode_kwargs['nudge_step']}.")
 st.caption(
     "Both clips last equally long and share the time axis of the charts: a shorter episode holds its "
     "last frame. Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "

@@ -13,7 +13,12 @@ nudges       (T,)        rad/s added to theta_dot just before step t (mostly 0)
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -114,6 +119,93 @@ def episode_video(episode: Episode, n_frames: int | None = None, axis_steps: int
         width=width, height=height, n_frames=n_frames, end_label=episode.end_label,
         strip_steps=axis_steps if axis_steps is not None else episode.length, frame_step=frame_step,
     )  # fmt: skip
+
+
+CLIP_WORKERS = 2
+"""Threads that make clips beside the pages' own: a new seed is two new clips, made at the same
+time, one per core (drawing is under pg.viz.render._DRAW_LOCK; colour conversion and x264
+release the GIL), while the page draws its charts."""
+
+
+@lru_cache(maxsize=1)
+def _clip_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=CLIP_WORKERS, thread_name_prefix="pg-clip")
+
+
+class ClipStore:
+    """Clips (MP4 bytes) by key, each made once however many callers ask, the new ones of one
+    request made at the same time: a thread-safe LRU of futures, ``max_entries`` long.
+
+    ``start([(key, make), ...])`` begins every clip not held yet on a small shared pool and
+    returns a function that waits for all of them, in order; ``get_many`` starts and waits (its
+    last new clip made in the caller's thread, which would wait anyway). Keys already held (made,
+    or being made for another caller) are only waited for. A ``make`` that raises is forgotten
+    (the next request tries again) and its error re-raised to every caller waiting for it. No
+    Streamlit here: pages.cached keeps one store per server.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1; got {max_entries!r}")
+        self.max_entries = max_entries
+        self._futures: OrderedDict[Hashable, Future] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._futures)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._futures
+
+    def start(self, jobs: Sequence[tuple[Hashable, Callable[[], bytes]]]) -> Callable[[], list[bytes]]:
+        futures, new = self._claim(jobs)
+        for job in new:
+            _clip_pool().submit(self._make, *job)
+        return lambda: [self._result(key, future) for key, future in futures]
+
+    def get_many(self, jobs: Sequence[tuple[Hashable, Callable[[], bytes]]]) -> list[bytes]:
+        futures, new = self._claim(jobs)
+        for job in new[:-1]:
+            _clip_pool().submit(self._make, *job)
+        if new:
+            self._make(*new[-1])
+        return [self._result(key, future) for key, future in futures]
+
+    def get(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
+        return self.get_many([(key, make)])[0]
+
+    def _claim(self, jobs) -> tuple[list, list]:
+        """Each job's future, and the jobs nobody has started yet (their futures now held)."""
+        futures, new = [], []
+        with self._lock:
+            for key, make in jobs:
+                future = self._futures.get(key)
+                if future is None:
+                    future = self._futures[key] = Future()
+                    new.append((key, make, future))
+                self._futures.move_to_end(key)
+                futures.append((key, future))
+            while len(self._futures) > self.max_entries:
+                self._futures.popitem(last=False)  # a caller still waiting holds its own future
+        return futures, new
+
+    @staticmethod
+    def _make(key: Hashable, make: Callable[[], bytes], future: Future) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(make())
+        except BaseException as error:  # handed to every caller waiting, in their threads
+            future.set_exception(error)
+
+    def _result(self, key: Hashable, future: Future) -> bytes:
+        try:
+            return future.result()
+        except BaseException:
+            with self._lock:
+                if self._futures.get(key) is future:
+                    del self._futures[key]
+            raise
 
 
 def run_episode(

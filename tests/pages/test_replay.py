@@ -244,3 +244,24 @@ def test_a_change_renders_only_the_clips_it_changes(monkeypatch):
     assert renders(lambda: at.radio(key="replay_mode").set_value("greedy")) == [], "seen before: cached"
     assert renders(lambda: at.toggle(key="replay_nudge").set_value(False)) == [], "unchanged: nothing"
     assert len(renders(lambda: at.number_input(key="replay_seed").set_value(7))) == 2, "a new start: both"
+
+
+def test_two_visitors_on_one_new_setting_share_its_clips(monkeypatch):
+    """The clips live in one store per server: a second session asking for the clips a first one
+    made (or is making) gets those bytes, and nothing is rendered again."""
+    import pages.cached as cached
+
+    rendered = []
+    monkeypatch.setattr("pg.viz.render.replay_video",
+                        lambda states, *a, **k: rendered.append(len(states)) or b"mp4 %d" % len(states))
+    first, second = open_page("replay"), open_page("replay")
+    cached._replay.clear()
+    made = []
+    for at in (first, second):
+        rendered.clear()
+        at.number_input(key="replay_seed").set_value(11).run()
+        assert not at.exception
+        made.append(len(rendered))
+    assert made == [2, 0], "the second visitor's seed 11 clips were the first one's"
+    assert lengths(first) == lengths(second)
+    assert len(cached._replay()) >= 2
