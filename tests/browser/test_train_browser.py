@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import assert_clean_but_known_noise, full_screenshot, screenshot, wait_for_app, watch_network
+from conftest import assert_clean_but_known_noise, drawn, full_screenshot, screenshot, wait_for_app, watch_network
 
 from pg.app.presets import FORM_ADVANCED
 from pg.runs.checkpoint import load_run
@@ -342,6 +342,8 @@ def test_before_start_the_page_shows_what_will_move(server, page):
     watch_network(page)
     watch_charts(page)
     open_train(page, server["url"])
+    page.locator(f"{MAIN} {CHART}").nth(6).wait_for()  # the charts come after the buttons
+    drawn(page)
     assert page.locator(f"{MAIN} {CHART}").count() == 7
     bars = [t["bars"].column("value").to_pylist() for t in page.chart_data if "bars" in t]
     assert bars and bars[-1] == [475.0, 195.0], "the solve bars, from the config"
