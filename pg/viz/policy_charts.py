@@ -85,7 +85,9 @@ def heatmap_datasets(grid: dict, boundary: dict | None = None, visited=None) -> 
     data = {"cells": _frame({k: np.asarray(v, dtype=np.float32) for k, v in cells.items()})}
     if visited is not None and len(visited):
         states = np.asarray(visited, dtype=np.float64).reshape(-1, 4)
-        data["dots"] = _frame({"theta": np.degrees(states[:, 2]), "theta_dot": states[:, 3]})
+        states = states[np.isfinite(states[:, 2:]).all(axis=1)]  # here, not by a filter expression per dot
+        data["dots"] = _frame({"theta": np.degrees(states[:, 2]).astype(np.float32),
+                               "theta_dot": states[:, 3].astype(np.float32)})
     if boundary is not None and len(boundary["theta"]):
         data["boundary"] = _frame({k: boundary[k] for k in ("theta", "theta_dot", "segment", "order")})
     return data
@@ -136,7 +138,7 @@ def heatmap_template(theta_domain, theta_dot_domain, large: bool = False, height
     if dots:
         layers.append(
             alt.Chart(alt.NamedData("dots"))
-            .mark_circle(size=18 if large else 12, opacity=0.22, color=INK, clip=True)
+            .mark_circle(size=18 if large else 12, opacity=0.22, color=INK, clip=True, invalid=None)
             .encode(x=alt.X("theta:Q", scale=x_scale), y=alt.Y("theta_dot:Q", scale=y_scale))
         )
     if boundary:
