@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from pages.shared import shipped_run
 from pg.algo.policies import policy_from_spec
-from pg.viz.episode import REPLAY_FRAME_STEP, ClipStore, Episode, episode_video, run_episode, visited_states
+from pg.viz.clip_file import HOME_EPISODE, clip_key, load_clip, looping_clip
+from pg.viz.episode import ClipStore, Episode, episode_video, run_episode, visited_states
 from pg.viz.nudge import NudgeRange, recoverable_range
 from pg.viz.policy_grid import decision_boundary, policy_grid
 
@@ -40,12 +42,8 @@ def _clip_job(policy, episode_kwargs_json: str, video: dict | None, shown: Episo
            json.dumps(video, sort_keys=True))
 
     def make() -> bytes:
-        from pg.viz import render
-
-        if video is None:  # Home's clip: the episode as it ran, looping (made on a cold start: every
-            # second state, as Replay's, halves the wait)
-            return render.replay_video(shown.states[:-1], shown.actions, shown.p_right, shown.nudges,
-                                       frame_step=REPLAY_FRAME_STEP)
+        if video is None:  # the episode as it ran, looping (Home's clip, when its file does not fit)
+            return looping_clip(shown)
         return episode_video(shown, **video)
 
     return key, make
@@ -101,11 +99,20 @@ def nudge_range(policy, **episode_kwargs) -> NudgeRange:
     return _nudge_range(json.dumps(policy.spec), policy.params, json.dumps(episode_kwargs, sort_keys=True))
 
 
+HOME_CLIP = Path(__file__).resolve().parents[1] / "assets" / "home.mp4"
+"""Home's clip, made ahead of time (``python -m pg home-clip``; pg.viz.clip_file)"""
+
+
 @st.cache_resource(show_spinner=False)
 def shipped_replay() -> tuple[Episode, bytes]:
-    """Home's agent: the shipped policy's seed-0 episode and its MP4, made once per server and
-    shared by every session as it is (no copy per visitor)."""
-    return replay(shipped_run().policy, seed=0)
+    """Home's agent: the shipped policy's seed-0 episode and its MP4, read once per server from
+    the file made ahead of time if it was made from this policy and episode (else made here),
+    and shared by every session as it is (no copy per visitor)."""
+    policy = shipped_run().policy
+    data = load_clip(HOME_CLIP, clip_key(policy, HOME_EPISODE))
+    if data is None:
+        return replay(policy, **HOME_EPISODE)
+    return episode(policy, **HOME_EPISODE), data
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -297,6 +297,22 @@ def _save_after_failure(recorder, out, policy, policy_name, cfg, message, status
 # ---------------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------------
+def run_home_clip(args, parser) -> int:
+    from pg.viz.clip_file import make_home_clip
+
+    try:
+        run = load_run(args.policy)
+    except CheckpointError as error:
+        message = str(error)
+        parser.error(message if args.policy in message else f"{args.policy}: {message}")
+    try:
+        episode, size = make_home_clip(run.policy, args.out)
+    except OSError as error:
+        parser.error(f"could not write {args.out}: {error.strerror or error}")
+    print(f"{args.out}: {size:,} bytes, {episode.length} steps of {args.policy}'s greedy episode (seed 0)")
+    return EXIT_OK
+
+
 def run_evaluate(args, parser) -> int:
     for name, value, low, high in (
         ("episodes", args.episodes, 1, 100_000),
@@ -467,6 +483,20 @@ def build_parser() -> _Parser:
                                  help="episode time limit: 500 is CartPole-v1, 200 is CartPole-v0 (default: 500)")
     evaluate_parser.add_argument("--max-memory", type=_parse_megabytes, default=None, metavar="MB", help=MEMORY_HELP)
     evaluate_parser.set_defaults(run=run_evaluate, parser=evaluate_parser)
+
+    home_parser = commands.add_parser(
+        "home-clip",
+        help="make Home's clip of a policy ahead of time (an .mp4 and its .json sidecar)",
+        description="Render the app's Home clip (the policy's greedy episode from seed 0's start) and write it "
+                    "with a sidecar naming what it was made from; the app reads it instead of rendering it on a "
+                    "cold start, as long as the sidecar matches (pg.viz.clip_file).",
+        allow_abbrev=False,
+    )
+    home_parser.add_argument("--policy", default="assets/policy.npz", metavar="PATH",
+                             help="the policy file (default: assets/policy.npz, the one the app ships)")
+    home_parser.add_argument("--out", default="assets/home.mp4", metavar="PATH",
+                             help="where to write the clip (default: assets/home.mp4; the sidecar goes beside it)")
+    home_parser.set_defaults(run=run_home_clip, parser=home_parser)
 
     compare_parser = commands.add_parser(
         "compare",

@@ -295,3 +295,19 @@ def test_max_memory_is_in_the_help_and_checked():
     assert "--max-memory" in run_pg("evaluate", "--help").stdout
     result = run_pg("train", "--max-memory", "0")
     assert result.returncode == 2 and "expected a number of MB > 0" in result.stderr
+
+
+def test_home_clip_writes_the_clip_and_its_sidecar_and_refuses_bad_paths_in_words(tmp_path, capsys, monkeypatch):
+    from pg.viz.clip_file import HOME_EPISODE, clip_key, load_clip
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    out = tmp_path / "home.mp4"
+    assert cli.main(["home-clip", "--out", str(out)]) == cli.EXIT_OK
+    assert "500 steps" in capsys.readouterr().out
+    data = load_clip(out, clip_key(load_run("assets/policy.npz").policy, HOME_EPISODE))
+    assert data is not None and data[4:8] == b"ftyp"  # an MP4, matching its sidecar
+    for argv, words in ((["--policy", str(tmp_path / "none.npz")], "cannot read"),
+                        (["--out", str(tmp_path / "no" / "dir.mp4")], "could not write")):
+        with pytest.raises(SystemExit) as stop:
+            cli.main(["home-clip", *argv])
+        assert stop.value.code == 2 and words in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Home through AppTest: the first screen has the agent, the three sentences, the equation
 and the links to every page."""
 
+import pytest
 from app_helpers import open_page, texts
 
 from pages.shared import SHIPPED_POLICY
@@ -34,19 +35,25 @@ def test_home_shows_the_agent_the_idea_the_equation_and_the_map():
     }
 
 
-def test_the_agent_on_home_is_made_once_per_server(monkeypatch):
-    """Fifty visitors opening Home share one recorded episode and one encoded video."""
-    from pages.cached import _replay, shipped_replay
+@pytest.mark.parametrize("shipped_file", [True, False])
+def test_the_agent_on_home_is_made_once_per_server(monkeypatch, tmp_path, shipped_file):
+    """Fifty visitors opening Home share one recorded episode and one encoded video: read from
+    the file made ahead of time (nothing rendered), or, without it, made once."""
+    import pages.cached
+    from pages.cached import HOME_CLIP, _replay, shipped_replay
 
     calls = []
     monkeypatch.setattr("pg.viz.render.replay_video", lambda states, *a, **k: calls.append(len(states)) or b"mp4")
+    if not shipped_file:
+        monkeypatch.setattr(pages.cached, "HOME_CLIP", tmp_path / "home.mp4")  # no such file
     shipped_replay.clear()
     _replay.clear()
     try:
         first, second = open_page(), open_page()
         assert not first.exception and not second.exception
-        assert calls == [500], "encoded once, for the 500-step episode"
+        assert calls == ([] if shipped_file else [500]), "read from the file, or encoded once for the 500 steps"
         assert shipped_replay() is shipped_replay()
+        assert shipped_replay()[1] == (HOME_CLIP.read_bytes() if shipped_file else b"mp4")
     finally:
         shipped_replay.clear()
         _replay.clear()
