@@ -21,7 +21,7 @@ import streamlit as st
 from pages.shared import shipped_run
 from pg.algo.policies import policy_from_spec
 from pg.viz.clip_file import HOME_EPISODE, clip_key, load_clip, looping_clip
-from pg.viz.episode import ClipStore, Episode, episode_video, run_episode, visited_states
+from pg.viz.episode import ClipStore, Episode, clip_options, episode_video, run_episode, visited_states
 from pg.viz.nudge import NudgeRange, recoverable_range
 from pg.viz.policy_grid import decision_boundary, policy_grid
 
@@ -72,6 +72,27 @@ def start_replays(requests: list[tuple]) -> tuple[list[Episode], Callable[[], li
     and a function that waits for the clips, so a page draws the rest of itself meanwhile."""
     episodes, jobs = _jobs(requests)
     return episodes, _replay().start(jobs)
+
+
+CLIPS_AHEAD = True
+"""Replay makes the clips of the settings a visitor is likely to pick next ahead of time
+(``clips_ahead``); tests that count renders turn it off (tests/conftest.py)"""
+
+
+def clips_ahead(settings: list[list[tuple]]) -> None:
+    """Make each setting's clips ahead of time, on one low-priority thread (pg.viz.episode
+    ClipStore.ahead): ``settings`` is a list of ``[(policy, episode_kwargs), ...]``, the clips
+    shown side by side (one duration, one time axis: ``clip_options``)."""
+    if not CLIPS_AHEAD:
+        return
+    for sides in settings:
+        def batch(sides=sides) -> list:
+            episodes = [run_episode(policy, **kwargs) for policy, kwargs in sides]
+            video = clip_options(episodes)
+            return [_clip_job(policy, json.dumps(kwargs, sort_keys=True), video, shown)
+                    for (policy, kwargs), shown in zip(sides, episodes)]
+
+        _replay().ahead(batch)
 
 
 def replay(policy, video: dict | None = None, **episode_kwargs) -> tuple[Episode, bytes]:

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from pages.cached import episode, nudge_range, start_replays
+from pages.cached import clips_ahead, episode, nudge_range, start_replays
 from pages.links import publish, restore
 from pages.shared import current_run
 from pg.app.state import ReplayState
 from pg.envs.cartpole import INIT_BOUND
-from pg.viz.episode import MAX_NUDGE, agent_sentence, comparison_sentence
+from pg.viz.episode import MAX_NUDGE, agent_sentence, clip_options, comparison_sentence
 from pg.viz.policy_charts import nudge_range_spec, traces_spec
-from pg.viz.render import HOLD_FRAMES
 
+MAX_SEED = 99_999
 STATE_SLIDERS = [
     ("x (m)", "x"),
     ("cart velocity (m/s)", "x_dot"),
@@ -39,7 +39,7 @@ row = st.columns(4, gap="medium", vertical_alignment="bottom")
 seed = row[0].number_input(
     "Episode seed",
     min_value=0,
-    max_value=99_999,
+    max_value=MAX_SEED,
     value=0,
     step=1,
     key="replay_seed",
@@ -106,8 +106,8 @@ sides = [
     ("trained", last_iteration, trained, episode_kwargs),
 ]
 episodes = [episode(policy, **kwargs) for _, _, policy, kwargs in sides]
-axis_steps = max(e.length for e in episodes)
-video_options = {"n_frames": axis_steps + 1 + HOLD_FRAMES, "axis_steps": axis_steps}
+video_options = clip_options(episodes)  # one duration, one time axis
+axis_steps = video_options["axis_steps"]
 settings = f"seed {seed}, trained {mode}, start {episode_kwargs.get('init_state', 'drawn from the seed')}" + (
     f", nudge {episode_kwargs['nudge']:+.1f} rad/s at step {episode_kwargs['nudge_step']}" if nudge_on else ""
 )
@@ -138,6 +138,10 @@ for top, (name, iteration, _, kwargs), shown, video in zip(tops, sides, episodes
         # the alt text names every setting: a new setting is a new element, which autoplays again
         # (Streamlit plays an element's video by itself only the first time it draws it)
         st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{name} agent: {settings}")
+# what a visitor is likely to pick next: the next seed, the other mode; made while they watch
+next_seed = [{**kwargs, "seed": int(seed) + 1} for _, _, _, kwargs in sides] if seed < MAX_SEED else None
+clips_ahead(([[(untrained, next_seed[0]), (trained, next_seed[1])]] if next_seed else [])
+            + [[(untrained, untrained_kwargs), (trained, {**episode_kwargs, "greedy": not episode_kwargs["greedy"]})]])
 st.caption(
     "Both clips last equally long and share the time axis of the charts: a shorter episode holds its "
     "last frame. Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "

@@ -13,6 +13,7 @@ nudges       (T,)        rad/s added to theta_dot just before step t (mostly 0)
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -132,6 +133,35 @@ def _clip_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=CLIP_WORKERS, thread_name_prefix="pg-clip")
 
 
+AHEAD_NICE = 10
+"""how much lower the thread that makes clips ahead of time runs than the server (Linux nice
+levels, per thread): any page's own work comes first"""
+AHEAD_QUEUE = 4
+"""batches of clips waiting to be made ahead at most: beyond that, a new one is dropped (a room
+exploring Replay does not build an ever-longer queue)"""
+
+
+def _lower_priority() -> None:
+    try:  # Linux: a thread is a task with its own nice level, which the threads it starts inherit
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), AHEAD_NICE)
+    except (AttributeError, OSError):  # elsewhere: the same thread, at the same priority
+        pass
+
+
+@lru_cache(maxsize=1)
+def _ahead_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-clip-ahead", initializer=_lower_priority)
+
+
+def clip_options(episodes: Sequence[Episode]) -> dict:
+    """``episode_video``'s options for clips shown side by side: one duration (the longest
+    episode's, then its end held for ``render.HOLD_FRAMES`` frames) and one time axis."""
+    from pg.viz.render import HOLD_FRAMES
+
+    axis_steps = max(e.length for e in episodes)
+    return {"n_frames": axis_steps + 1 + HOLD_FRAMES, "axis_steps": axis_steps}
+
+
 class ClipStore:
     """Clips (MP4 bytes) by key, each made once however many callers ask, the new ones of one
     request made at the same time: a thread-safe LRU of futures, ``max_entries`` long.
@@ -150,6 +180,7 @@ class ClipStore:
         self.max_entries = max_entries
         self._futures: OrderedDict[Hashable, Future] = OrderedDict()
         self._lock = threading.Lock()
+        self._ahead_waiting, self._ahead_done = 0, None
 
     def __len__(self) -> int:
         return len(self._futures)
@@ -163,13 +194,44 @@ class ClipStore:
             _clip_pool().submit(self._make, *job)
         return lambda: [self._result(key, future) for key, future in futures]
 
-    def get_many(self, jobs: Sequence[tuple[Hashable, Callable[[], bytes]]]) -> list[bytes]:
+    def get_many(self, jobs: Sequence[tuple[Hashable, Callable[[], bytes]]], here: bool = False) -> list[bytes]:
+        """Each job's clip; the new ones made at the same time (``here``: one after the other, in
+        the caller's thread)."""
         futures, new = self._claim(jobs)
         for job in new[:-1]:
-            _clip_pool().submit(self._make, *job)
+            if here:
+                self._make(*job)
+            else:
+                _clip_pool().submit(self._make, *job)
         if new:
             self._make(*new[-1])
         return [self._result(key, future) for key, future in futures]
+
+    def ahead(self, batch: Callable[[], Sequence[tuple[Hashable, Callable[[], bytes]]]]) -> bool:
+        """Make clips ahead of time, on one low-priority thread: ``batch()`` (run there: it may
+        compute the episodes) returns the jobs, and the clips not held yet are made one after the
+        other. A caller who asks for one of them meanwhile waits for it rather than make it twice.
+        False if ``AHEAD_QUEUE`` batches are already waiting (this one is dropped)."""
+        with self._lock:
+            if self._ahead_waiting >= AHEAD_QUEUE:
+                return False
+            self._ahead_waiting += 1
+
+        def run() -> None:
+            with self._lock:
+                self._ahead_waiting -= 1
+            try:
+                self.get_many(batch(), here=True)
+            except Exception:  # a clip nobody asked for yet: whoever asks makes it again and sees why
+                pass
+
+        self._ahead_done = _ahead_pool().submit(run)
+        return True
+
+    def wait_ahead(self, timeout: float | None = None) -> None:
+        """Until the clips asked ahead so far are made (tests)."""
+        if self._ahead_done is not None:
+            _ahead_pool().submit(lambda: None).result(timeout)
 
     def get(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         return self.get_many([(key, make)])[0]

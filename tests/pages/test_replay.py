@@ -265,3 +265,30 @@ def test_two_visitors_on_one_new_setting_share_its_clips(monkeypatch):
     assert made == [2, 0], "the second visitor's seed 11 clips were the first one's"
     assert lengths(first) == lengths(second)
     assert len(cached._replay()) >= 2
+
+
+@pytest.mark.clips_ahead
+def test_the_next_seed_and_the_other_mode_are_made_ahead_and_cost_nothing_when_picked(monkeypatch):
+    """While a visitor watches, the clips of the next seed and of the trained agent's other mode
+    are made on a low-priority thread: picking either then renders nothing in the page's run."""
+    import threading
+
+    import pages.cached as cached
+
+    rendered = []  # (thread, frames)
+    monkeypatch.setattr("pg.viz.render.replay_video", lambda states, *a, **k: rendered.append(
+        (threading.current_thread().name, len(states))) or b"mp4 %d" % len(states))
+    cached._replay.clear()
+    at = open_page("replay")
+    at.number_input(key="replay_seed").set_value(21).run()
+    cached._replay().wait_ahead(timeout=60)
+    ahead = [name for name, _ in rendered if name.startswith("pg-clip-ahead")]
+    assert len(ahead) >= 3, rendered  # seed 22's two clips, and the other mode's trained clip
+    for change in (lambda: at.number_input(key="replay_seed").set_value(22),
+                   lambda: at.radio(key="replay_mode").set_value("sampled")):
+        cached._replay().wait_ahead(timeout=60)
+        rendered.clear()
+        change()
+        at.run()
+        assert not at.exception
+        assert [frames for name, frames in rendered if not name.startswith("pg-clip-ahead")] == [], "made ahead"

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from pg.runs.checkpoint import load_run
-from pg.viz.episode import ClipStore, episode_video, run_episode
+from pg.viz.episode import AHEAD_NICE, AHEAD_QUEUE, ClipStore, episode_video, run_episode
 
 SHIPPED = "assets/policy.npz"
 
@@ -111,3 +111,34 @@ def test_clips_made_together_are_the_clips_made_one_by_one():
     assert ClipStore().get_many(jobs) == one_by_one
     assert ClipStore().start(jobs)() == one_by_one
     assert one_by_one[0] != one_by_one[1]
+
+
+def test_clips_made_ahead_are_made_on_a_lower_priority_thread():
+    import os
+
+    store, seen = ClipStore(), []
+
+    def make() -> bytes:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return b"ahead"
+
+    assert store.ahead(lambda: [("k", make)])
+    store.wait_ahead(timeout=30)
+    assert seen == [os.getpriority(os.PRIO_PROCESS, 0) + AHEAD_NICE] or seen == [19]  # nice is capped at 19
+    assert store.get("k", lambda: b"made again") == b"ahead"  # held: not made twice
+
+
+def test_the_queue_of_clips_ahead_is_bounded_and_a_failure_is_forgotten():
+    store, release = ClipStore(), threading.Event()
+    assert store.ahead(lambda: [("blocker", lambda: release.wait(30) and b"x")])
+    accepted = [store.ahead(lambda i=i: [(i, lambda: b"y")]) for i in range(AHEAD_QUEUE + 2)]
+    release.set()
+    store.wait_ahead(timeout=30)
+    assert accepted.count(True) <= AHEAD_QUEUE + 1 and accepted[-1] is False  # the running one left the queue
+
+    def boom() -> bytes:
+        raise RuntimeError("no clip")
+
+    assert store.ahead(lambda: [("bad", boom)])
+    store.wait_ahead(timeout=30)
+    assert "bad" not in store and store.get("bad", lambda: b"fine") == b"fine"
