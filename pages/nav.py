@@ -44,10 +44,11 @@ PAGES: tuple[PageInfo, ...] = (
         "The derivation, step by step, each step checked numerically on problems solved exactly.",
         "Thirteen steps from the objective J(θ) to the update the trainer runs, each checked beside it on a "
         "problem small enough to solve exactly. Stop at step 4 (the error of an estimate from N episodes falls "
-        "like 1/√N: the measured slope, with its interval), then steps 5 and 6: reward-to-go and a baseline cut "
-        "the variance without adding bias, and the variance against b shows the mean return close to, not at, "
-        "the best constant. Steps 9 to 13 take the estimator to the trainer as it runs: discounting without γᵗ "
-        "is biased, normalisation and Adam rescale the step, on-policy, and the loss is not the performance.",
+        "like 1/√N: the measured slope, with its interval), then step 5, reward-to-go. The second tab, steps "
+        "6 to 8: a baseline cuts the variance without adding bias, and the variance against b shows the mean "
+        "return close to, not at, the best constant. The third tab, steps 9 to 13, takes the estimator to the "
+        "trainer as it runs: discounting without γᵗ is biased, normalisation and Adam rescale the step, "
+        "on-policy, and the loss is not the performance.",
     ),
     PageInfo(
         "pages/views/train.py",

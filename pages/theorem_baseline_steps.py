@@ -42,7 +42,16 @@ def baseline_and_update(problem, theta, episodes, seed):
     st.caption(f"Variance of {var.n_estimates} estimates from N = {var.episodes} episodes each, the same batches for "
                "every estimator. Dashed: the squared length of the exact gradient, the signal the noise hides.")
     lr = update(problem, theta, episodes, seed)
-    publish(TheoremState(problem, *theta, int(episodes), int(seed), float(b), float(lr)))
+    publish_view(problem, theta, episodes, seed, "baselines", b, lr)
+
+
+def publish_view(problem, theta, episodes, seed, part: str, b: float | None = None, lr: float | None = None):
+    """The page's link: the sidebar's settings, b and the learning rate (the sliders' own, or
+    the values they keep while their tab is closed) and the tab open."""
+    kept = TheoremState()
+    b = st.session_state.get("theorem_b", kept.b) if b is None else b
+    lr = st.session_state.get("theorem_lr", kept.lr) if lr is None else lr
+    publish(TheoremState(problem, *theta, int(episodes), int(seed), float(b), float(lr), part))
 
 
 @st.fragment

@@ -6,11 +6,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pg.app.state import THEOREM_PARTS
 from pg.lessons import derivation
 
 WORDS = dict(enumerate(("zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
                         "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen")))
 PREDICT = ("go down", "go up")
+PARTS = dict(zip(THEOREM_PARTS, ("① The theorem · steps 1–5", "② Baselines · steps 6–8",
+                                 "③ The trainer as it runs · steps 9–13")))
+"""the page's tabs (the URL's ``part`` -> the tab's label); only the open one's steps are computed"""
 
 
 def count_in_words(n: int) -> str:

@@ -206,12 +206,14 @@ class HomeState:
 
 THEOREM_PROBLEMS = ("tiny_cartpole", "bandit")
 THEOREM_EPISODES = tuple(2**k for k in range(9))
+THEOREM_PARTS = ("theorem", "baselines", "trainer")
+"""the theorem page's three tabs: steps 1-5, 6-8 and 9-13"""
 
 
 @dataclass(frozen=True)
 class TheoremState:
-    """The gradient theorem: the sidebar (problem, the three logits, N, seed) and two sliders
-    in the page (step 6's baseline b, step 7's learning rate)."""
+    """The gradient theorem: the sidebar (problem, the three logits, N, seed), two sliders in the
+    page (step 6's baseline b, step 7's learning rate) and the tab open (steps 1-5, 6-8 or 9-13)."""
 
     problem: str = choice("tiny_cartpole", THEOREM_PROBLEMS)
     logit_0: float = number(0.5, -3.0, 3.0, 0.1)
@@ -221,6 +223,7 @@ class TheoremState:
     seed: int = integer(0, 0, 1_000_000)
     b: float = number(2.0, -5.0, 5.0, 0.5)
     lr: float = number(0.5, 0.05, 2.0, 0.05)
+    part: str = choice("theorem", THEOREM_PARTS)
 
 
 SPEEDS = ("As fast as possible", "Human pace", "One step at a time")

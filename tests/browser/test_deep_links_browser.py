@@ -111,7 +111,9 @@ def set_theorem(page):
     click_text(page, "Three-armed bandit", SIDEBAR)
     press(page, 0, "ArrowRight", "ArrowRight", "ArrowRight")  # θ0: 0.5 -> 0.8
     type_number(page, "Seed", "11", SIDEBAR)
-    press(page, 4, "ArrowLeft", "ArrowLeft")  # step 6's baseline b: 2.0 -> 1.0
+    rerun_after(page, lambda: page.locator(MAIN).get_by_role("tab", name=re.compile("Baselines")).click())
+    page.locator(MAIN).get_by_role("heading", name="6. A baseline").wait_for()
+    press(page, 4, "ArrowLeft", "ArrowLeft")  # step 6's baseline b (its tab open): 2.0 -> 1.0
 
 
 def step_once(page):
@@ -163,7 +165,8 @@ def set_compare(page):
 
 PAGES = [
     # (path, heading, set the widgets, the query those settings make)
-    ("/theorem", "The gradient theorem", set_theorem, {"problem": "bandit", "logit_0": "0.8", "seed": "11", "b": "1"}),
+    ("/theorem", "The gradient theorem", set_theorem, {"problem": "bandit", "logit_0": "0.8", "seed": "11", "b": "1",
+                                                             "part": "baselines"}),
     ("/train", "Live training", set_train, {"preset": "neural-network", "seed": "3", "speed": "as-fast-as-possible"}),
     ("/heatmap", "Policy heatmap", set_heatmap, {"checkpoint": "2", "x": "0.6", "overlay": "0"}),
     ("/replay", "Replay", set_replay, {"seed": "7", "mode": "sampled", "nudge": "1", "nudge_strength": "-0.5"}),

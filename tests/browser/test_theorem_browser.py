@@ -24,19 +24,32 @@ def _open(page, server):
     wait_for_app(page)
 
 
+def _tab(page, label_start: str) -> None:
+    """Open one of the page's three tabs (only the open tab's steps are drawn) and wait for it."""
+    page.locator('[data-testid="stMain"] [role="tab"]').filter(has_text=label_start).click()
+    page.wait_for_function("""(start) => [...document.querySelectorAll('[data-testid="stMain"] [role="tab"]')]
+        .some(t => t.getAttribute('aria-selected') === 'true' && t.innerText.includes(start))""", arg=label_start)
+    wait_for_app(page)
+
+
 def _metric_texts(page) -> list[str]:
     return page.locator(FIRST_METRIC).all_inner_texts()
 
 
 def test_theorem_page_renders_and_reacts_to_a_slider(server, page):
     _open(page, server)
-    page.wait_for_function(  # the derivation's equations (KaTeX typesets them as they arrive)
-        """() => document.querySelectorAll('[data-testid="stMain"] .katex-display').length >= 13""", timeout=30_000)
-    assert page.get_by_role("heading", name="13. The loss is not the performance").count() == 1  # the last step
+    page.wait_for_function(  # steps 1-5's equations (KaTeX typesets them as they arrive)
+        """() => document.querySelectorAll('[data-testid="stMain"] .katex-display').length >= 5""", timeout=30_000)
+    assert page.get_by_role("heading", name="5. Reward-to-go").count() == 1  # the first tab's last step
+    assert page.get_by_role("heading", name="6. A baseline").count() == 0  # a closed tab draws nothing
     before = _metric_texts(page)
-    assert len(before) >= 10
+    assert len(before) >= 6
     screenshot(page, "theorem")
     full_screenshot(page, "theorem")
+    _tab(page, "The trainer as it runs")
+    page.get_by_role("heading", name="13. The loss is not the performance").wait_for()  # the last step
+    full_screenshot(page, "theorem-trainer")
+    _tab(page, "The theorem")
 
     # theta_left (the first theta slider in the sidebar): End pushes it to its maximum
     thumb = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]').first.get_by_role("slider")
@@ -82,6 +95,9 @@ def test_the_baseline_slider_reruns_its_panel_and_keeps_the_link(server, page):
     """b's panel is in a fragment: moving b redraws its part of the page, and the fragment
     publishes the link (URL and "Link to this view" in the sidebar); the other steps stay."""
     _open(page, server)
+    _tab(page, "Baselines")
+    page.get_by_role("heading", name="6. A baseline").wait_for()
+    full_screenshot(page, "theorem-baselines")
     before = _metric_texts(page)
     thumb = page.locator('[data-testid="stMain"] [data-testid="stSlider"]').filter(
         has_text="constant baseline b").get_by_role("slider")

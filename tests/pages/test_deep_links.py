@@ -12,6 +12,7 @@ from app_helpers import APP, texts
 from streamlit.testing.v1 import AppTest
 from test_replay import quick_video  # noqa: F401  (a fixture: fast stand-in for the encoder)
 
+from pages.theorem_text import PARTS
 from pg.app.state import CompareState, HeatmapState, ReplayState, TheoremState, TrainState, to_query
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -75,6 +76,7 @@ def test_theorem_link_sets_every_widget():
         "seed": "7",
         "b": "-1.5",
         "lr": "0.25",
+        "part": "baselines",  # the tab with b and the learning rate
     }
     at = visit("theorem", query)
     assert_clean(at)
@@ -84,7 +86,7 @@ def test_theorem_link_sets_every_widget():
     assert at.select_slider(key="theorem_episodes").value == 64
     assert at.number_input(key="theorem_seed").value == 7
     assert at.slider(key="theorem_b").value == -1.5 and at.slider(key="theorem_lr").value == 0.25
-    assert "mean return, N = 64" in texts(at)
+    assert at.subheader[0].value.startswith("6.") and "from N = 64 episodes" in texts(at)
     assert at.query_params == query and link(at) == "/theorem?" + "&".join(f"{k}={v}" for k, v in query.items())
 
 
@@ -179,6 +181,8 @@ def test_theorem_round_trip():
         at.slider(key="theorem_logit_1").set_value(2.3).run()
         at.select_slider(key="theorem_episodes").set_value(128).run()
         at.number_input(key="theorem_seed").set_value(99).run()
+        at.session_state["theorem_tab"] = PARTS["baselines"]
+        at.run()
         at.slider(key="theorem_b").set_value(4.5).run()
         at.slider(key="theorem_lr").set_value(1.35).run()
 
@@ -190,6 +194,7 @@ def test_theorem_round_trip():
         "seed": "99",
         "b": "4.5",
         "lr": "1.35",
+        "part": "baselines",
     }
     assert all_widgets(second, "theorem_") == all_widgets(first, "theorem_")
     assert shown(second) == shown(first)
