@@ -129,8 +129,8 @@ class BenchError(RuntimeError):
 class Control:
     name: str
     key: str  # the widget's key: Streamlit gives its element the class st-key-<key>
-    kind: str  # "slider" | "number" | "radio" | "toggle"
-    direction: str = "ArrowRight"  # sliders: the first key to press
+    kind: str  # "slider" | "number" | "radio" | "toggle" | "tab"
+    direction: str = "ArrowRight"  # sliders: the first key to press; tabs: the label's text
     quick: bool = False  # one of the controls kept by --quick
 
     def locator(self, page):
@@ -140,15 +140,19 @@ class Control:
 # Per page: (nav title, controls in the order they are driven). Replay's and Live training's
 # lists are sequences: a toggle switched on shows the sliders that follow, then goes off again.
 PAGES: list[tuple[str, list[Control]]] = [
-    ("The gradient theorem", [
+    ("The gradient theorem", [  # three tabs, only the open one drawn: opening one is a control too
         Control("theta_left slider", "theorem_logit_0", "slider", quick=True),
         Control("theta_up slider", "theorem_logit_1", "slider"),
         Control("N select slider", "theorem_episodes", "slider"),
         Control("seed number input", "theorem_seed", "number", quick=True),
         Control("problem radio", "theorem_problem", "radio"),
+        Control("Baselines tab (steps 6-8)", "theorem_tab", "tab", "Baselines"),
         Control("baseline b slider", "theorem_b", "slider"),
         Control("learning rate slider", "theorem_lr", "slider"),
+        Control("seed number input (steps 6-8)", "theorem_seed", "number"),
+        Control("trainer tab (steps 9-13)", "theorem_tab", "tab", "The trainer"),
         Control("problem radio (back)", "theorem_problem", "radio"),
+        Control("theorem tab (steps 1-5)", "theorem_tab", "tab", "The theorem"),
     ]),
     ("Policy heatmap", [
         Control("checkpoint slider", "heatmap_checkpoint", "slider", "ArrowLeft", quick=True),
@@ -287,6 +291,9 @@ def drive(page, control: Control, title: str) -> float | None:
     if control.kind == "toggle":
         label = box.locator("label").first
         return timed(page, what, lambda: label.click())
+    if control.kind == "tab":
+        tab = box.get_by_role("tab").filter(has_text=control.direction).first
+        return timed(page, what, tab.click)
     raise ValueError(control.kind)
 
 

@@ -12,7 +12,9 @@ Each change is one ``AppTest.run()`` of the entry file, page included (Streamlit
 runner, in this process); the reference is a no-op rerun of Home (nothing changed) measured the
 same way, which holds AppTest's own cost per run (it compiles the scripts again every run,
 which a server does not). Every page is loaded once first (untimed), so caches filled on a
-first visit are warm, as on a server that has been up for a while.
+first visit are warm, as on a server that has been up for a while. A page in lazy tabs (the
+theorem page: only the open tab's steps run) is measured tab by tab: opening each tab is a
+change of its own, then the controls that tab shows.
 
     python benchmarks/bench_rerun.py [--runs 3] [--pages theorem,heatmap] [--quick] [--json]
 
@@ -104,13 +106,38 @@ def timed_run(at) -> float:
     return took
 
 
+def tab_views(url_path: str) -> tuple[str | None, list[str]]:
+    """(the session key, the labels) of a page's lazy tabs (st.tabs on_change="rerun": a tab's
+    content runs only while it is open), or (None, []): each tab is a view of its own, whose
+    controls are measured with it open, and opening it is a change measured too."""
+    if url_path == "theorem":
+        from pages.theorem_text import PARTS
+
+        return "theorem_tab", list(PARTS.values())
+    return None, []
+
+
 def measure_page(url_path: str, runs: int, quick: bool) -> dict:
     at = open_page(url_path or None, timeout=300)
-    found = controls(at)
-    if quick:
-        found = found[:3]
+    tab_key, tabs = tab_views(url_path)
     per_control = {}
-    for kind, key in found:
+    for view in (tabs or [None]):
+        if view is not None and view != tabs[0]:  # open the tab: a change of its own
+            at.session_state[tab_key] = view
+            per_control.setdefault(f"open tab: {view}", []).append(timed_run(at))
+        measure_controls(at, [c for c in controls(at) if c[1] not in per_control], runs, quick, per_control)
+    if tabs:  # and back to the first tab
+        at.session_state[tab_key] = tabs[0]
+        per_control.setdefault(f"open tab: {tabs[0]}", []).append(timed_run(at))
+    every = [t for times in per_control.values() for t in times]
+    return {"controls": {k: {"median": statistics.median(v), "worst": max(v), "n": len(v)} for k, v in per_control.items()},
+            "median": statistics.median(every) if every else None, "worst": max(every) if every else None,
+            "n": len(every)}
+
+
+def measure_controls(at, found: list, runs: int, quick: bool, per_control: dict) -> None:
+    """``runs`` changes of each control in ``found``, each timed, into ``per_control``."""
+    for kind, key in found[:3] if quick else found:
         times = []
         for k in range(1, runs + 1):
             try:
@@ -121,10 +148,6 @@ def measure_page(url_path: str, runs: int, quick: bool) -> dict:
             times.append(timed_run(at))
         if times:
             per_control[key] = times
-    every = [t for times in per_control.values() for t in times]
-    return {"controls": {k: {"median": statistics.median(v), "worst": max(v), "n": len(v)} for k, v in per_control.items()},
-            "median": statistics.median(every) if every else None, "worst": max(every) if every else None,
-            "n": len(every)}
 
 
 def reference(runs: int) -> dict:
@@ -166,7 +189,7 @@ def main() -> int:
         print(f"{title}: median {p['median']:.3f} s  worst {p['worst']:.3f} s  ({p['n']} changes; {verdict} "
               f"{MEDIAN_BUDGET} / {WORST_BUDGET} s)")
         for key, c in p["controls"].items():
-            print(f"    {key:32s} median {c['median']:.3f}  worst {c['worst']:.3f}")
+            print(f"    {key[:44]:44s} median {c['median']:.3f}  worst {c['worst']:.3f}")
     print(f"{len(every)} controls measured")
     return 0
 
