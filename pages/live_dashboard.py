@@ -24,7 +24,7 @@ from pg.app.live_view import (
 from pg.app.predict import SOLVE_GUESSES, solve_verdict
 from pg.app.state import SPEEDS
 from pg.viz.spec import arrow_datasets, titled, with_datasets
-from pg.viz.training_charts import live_heatmap_datasets, page_specs, training_datasets
+from pg.viz.training_charts import build_layouts_ahead, live_heatmap_datasets, page_specs, training_datasets
 
 TICK = 0.2  # seconds of training between two redraws: 4 to 5 redraws a second
 BANNER = {"solved": "success", "diverged": "error", "failed": "error", "collapsed": "warning",
@@ -42,11 +42,20 @@ def untrained_of(config):
     return _untrained(untrained_config(config))
 
 
+@st.cache_resource(show_spinner=False)
+def _layouts_ahead() -> bool:
+    """Once per server: the chart layouts of the other seed counts and of presenter mode, built on
+    a low-priority thread while the visitor reads (pg.viz.training_charts.build_layouts_ahead)."""
+    build_layouts_ahead()
+    return True
+
+
 @st.fragment
 def dashboard(cfg, n_seeds: int, speed: str, pace: int):
     """The charts, the banner and the downloads; before Start, what will move. A fragment: the
     seed picker and the redraws rerun only this part of the page. ``cfg`` is the form's config
     (None if it cannot train), ``speed`` and ``pace`` the sidebar's."""
+    _layouts_ahead()
     live = ss.get("live")
     if live is None:
         return before_start(cfg, n_seeds)

@@ -13,7 +13,6 @@ nudges       (T,)        rad/s added to theta_dot just before step t (mostly 0)
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -26,6 +25,7 @@ import numpy as np
 from pg.algo.rollout import Roller
 from pg.envs import CartPole
 from pg.envs.cartpole import INIT_BOUND, THETA_THRESHOLD, X_THRESHOLD
+from pg.viz.ahead import ahead_pool
 
 MAX_NUDGE = 3.0  # rad/s; a push on the pole far larger than anything balancing could undo
 
@@ -133,24 +133,9 @@ def _clip_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=CLIP_WORKERS, thread_name_prefix="pg-clip")
 
 
-AHEAD_NICE = 10
-"""how much lower the thread that makes clips ahead of time runs than the server (Linux nice
-levels, per thread): any page's own work comes first"""
 AHEAD_QUEUE = 4
 """batches of clips waiting to be made ahead at most: beyond that, a new one is dropped (a room
 exploring Replay does not build an ever-longer queue)"""
-
-
-def _lower_priority() -> None:
-    try:  # Linux: a thread is a task with its own nice level, which the threads it starts inherit
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), AHEAD_NICE)
-    except (AttributeError, OSError):  # elsewhere: the same thread, at the same priority
-        pass
-
-
-@lru_cache(maxsize=1)
-def _ahead_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-clip-ahead", initializer=_lower_priority)
 
 
 def clip_options(episodes: Sequence[Episode]) -> dict:
@@ -225,13 +210,13 @@ class ClipStore:
             except Exception:  # a clip nobody asked for yet: whoever asks makes it again and sees why
                 pass
 
-        self._ahead_done = _ahead_pool().submit(run)
+        self._ahead_done = ahead_pool().submit(run)
         return True
 
     def wait_ahead(self, timeout: float | None = None) -> None:
         """Until the clips asked ahead so far are made (tests)."""
         if self._ahead_done is not None:
-            _ahead_pool().submit(lambda: None).result(timeout)
+            ahead_pool().submit(lambda: None).result(timeout)
 
     def get(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
         return self.get_many([(key, make)])[0]

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from pg.algo.reinforce import CARTPOLE_V0_SOLVED, CARTPOLE_V1_SOLVED, MOVING_AVERAGE_EPISODES
+from pg.viz.ahead import ahead_pool
 from pg.viz.spec import ANY_END, for_redraws, with_domain
 from pg.viz.style import BOUNDARY, INK, MUTED, PUSH_LEFT, PUSH_RIGHT, SERIES, TEXT_SIZES, finite_rows, styled
 
@@ -274,6 +275,15 @@ def page_specs(multi_seed: bool = False, max_steps: int = 500, large: bool = Fal
 _TOP = ANY_END
 """the time limit the layouts are built with: no form allows it, so ``[0, _TOP]`` marks exactly
 the y scales whose top is the time limit"""
+
+
+def build_layouts_ahead() -> None:
+    """Build every layout ``page_specs`` uses (one seed or several, presenter mode or not) on the
+    low-priority thread (pg.viz.ahead): the first change to several seeds or to presenter mode
+    then finds its seven charts built (about 0.4 s each otherwise, once per server)."""
+    for multi_seed in (False, True):
+        for large in (False, True):
+            ahead_pool().submit(_built_specs, multi_seed, large)
 
 
 @lru_cache(maxsize=4)

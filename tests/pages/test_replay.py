@@ -282,7 +282,7 @@ def test_the_next_seed_and_the_other_mode_are_made_ahead_and_cost_nothing_when_p
     at = open_page("replay")
     at.number_input(key="replay_seed").set_value(21).run()
     cached._replay().wait_ahead(timeout=60)
-    ahead = [name for name, _ in rendered if name.startswith("pg-clip-ahead")]
+    ahead = [name for name, _ in rendered if name.startswith("pg-ahead")]
     assert len(ahead) >= 3, rendered  # seed 22's two clips, and the other mode's trained clip
     for change in (lambda: at.number_input(key="replay_seed").set_value(22),
                    lambda: at.radio(key="replay_mode").set_value("sampled")):
@@ -291,4 +291,4 @@ def test_the_next_seed_and_the_other_mode_are_made_ahead_and_cost_nothing_when_p
         change()
         at.run()
         assert not at.exception
-        assert [frames for name, frames in rendered if not name.startswith("pg-clip-ahead")] == [], "made ahead"
+        assert [frames for name, frames in rendered if not name.startswith("pg-ahead")] == [], "made ahead"

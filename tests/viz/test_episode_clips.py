@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from pg.runs.checkpoint import load_run
-from pg.viz.episode import AHEAD_NICE, AHEAD_QUEUE, ClipStore, episode_video, run_episode
+from pg.viz.ahead import AHEAD_NICE
+from pg.viz.episode import AHEAD_QUEUE, ClipStore, episode_video, run_episode
 
 SHIPPED = "assets/policy.npz"
 

@@ -417,3 +417,18 @@ def test_page_specs_are_built_once_per_layout_and_kept_for_a_bounded_number_of_l
     assert page_specs(False, 500, False) is not first  # the least recently used layout went first
     page_specs.cache_clear()
     training_charts._built_specs.cache_clear()
+
+
+def test_every_live_layout_is_built_ahead_on_the_low_priority_thread():
+    from pg.viz import training_charts
+    from pg.viz.ahead import ahead_pool
+
+    training_charts._built_specs.cache_clear()
+    training_charts.build_layouts_ahead()
+    ahead_pool().submit(lambda: None).result(timeout=120)  # after the four builds queued before it
+    assert training_charts._built_specs.cache_info().currsize == 4
+    hits = training_charts._built_specs.cache_info().hits
+    for multi_seed in (False, True):
+        for large in (False, True):
+            training_charts.page_specs(multi_seed, 500, large)
+    assert training_charts._built_specs.cache_info().hits == hits + 4  # each page's layout was there
