@@ -67,9 +67,18 @@ def heatmap_chart(grid: dict, boundary: dict | None = None, visited=None, large:
 
 
 def heatmap_spec(grid: dict, boundary: dict | None = None, visited=None, large: bool = False, height: int = 440):
-    """``heatmap_chart`` as a Vega-Lite dict for ``st.vega_lite_chart``: the layout built once."""
-    return chart_spec(heatmap_template, heatmap_layout(grid, boundary, visited, large, height),
-                      heatmap_datasets(grid, boundary, visited))
+    """``heatmap_chart`` as a Vega-Lite dict for ``st.vega_lite_chart``: the layout built once,
+    with the dots and boundary layers always there (empty when there are none), so that turning
+    the dots on or off sends new data to the chart drawn, not a new chart to draw from scratch."""
+    data = {**EMPTY_LAYERS, **heatmap_datasets(grid, boundary, visited)}
+    return chart_spec(heatmap_template, heatmap_layout(grid, boundary, visited, large, height)[:-2] + (True, True), data)
+
+
+EMPTY_LAYERS = {
+    "dots": pd.DataFrame({"theta": np.zeros(0, np.float32), "theta_dot": np.zeros(0, np.float32)}),
+    "boundary": pd.DataFrame({"theta": np.zeros(0), "theta_dot": np.zeros(0), "segment": np.zeros(0, np.int64),
+                              "order": np.zeros(0, np.int64)}),
+}
 
 
 def heatmap_datasets(grid: dict, boundary: dict | None = None, visited=None) -> dict[str, pd.DataFrame]:
