@@ -11,6 +11,7 @@ from pg.viz.episode import MAX_NUDGE, agent_sentence, clip_options, comparison_s
 from pg.viz.policy_charts import nudge_range_spec, traces_spec
 
 MAX_SEED = 99_999
+NUDGE = (100, 1.0)  # the nudge switch's first step and strength
 STATE_SLIDERS = [
     ("x (m)", "x"),
     ("cart velocity (m/s)", "x_dot"),
@@ -71,14 +72,14 @@ if by_hand:
 untrained_kwargs = {**episode_kwargs, "greedy": False}  # a stochastic policy, shown as one
 if nudge_on:
     _, when, strength = st.columns([2, 1, 1], gap="medium")  # under the nudge switch
-    nudge_step = when.slider("Nudge at step", 1, 499, 100, key="replay_nudge_step")
+    nudge_step = when.slider("Nudge at step", 1, 499, NUDGE[0], key="replay_nudge_step")
     recovery = nudge_range(trained, **episode_kwargs, nudge_step=nudge_step)
     episode_kwargs["nudge_step"] = nudge_step
     episode_kwargs["nudge"] = strength.slider(
         "Strength (rad/s)",
         -MAX_NUDGE,
         MAX_NUDGE,
-        1.0,
+        NUDGE[1],
         0.1,
         format="%+.1f",
         key="replay_nudge_strength",
@@ -138,10 +139,14 @@ for top, (name, iteration, _, kwargs), shown, video in zip(tops, sides, episodes
         # the alt text names every setting: a new setting is a new element, which autoplays again
         # (Streamlit plays an element's video by itself only the first time it draws it)
         st.video(video, format="video/mp4", autoplay=True, loop=True, muted=True, alt=f"{name} agent: {settings}")
-# what a visitor is likely to pick next: the next seed, the other mode; made while they watch
-next_seed = [{**kwargs, "seed": int(seed) + 1} for _, _, _, kwargs in sides] if seed < MAX_SEED else None
-clips_ahead(([[(untrained, next_seed[0]), (trained, next_seed[1])]] if next_seed else [])
-            + [[(untrained, untrained_kwargs), (trained, {**episode_kwargs, "greedy": not episode_kwargs["greedy"]})]])
+# what a visitor is likely to pick next, made while they watch: the next seed, the other mode,
+# and the nudge switched on
+ahead = [[(untrained, untrained_kwargs), (trained, {**episode_kwargs, "greedy": not episode_kwargs["greedy"]})]]
+if seed < MAX_SEED:
+    ahead.insert(0, [(policy, {**kwargs, "seed": int(seed) + 1}) for _, _, policy, kwargs in sides])
+if not nudge_on:
+    ahead.append([(policy, {**kwargs, "nudge_step": NUDGE[0], "nudge": NUDGE[1]}) for _, _, policy, kwargs in sides])
+clips_ahead(ahead)
 st.caption(
     "Both clips last equally long and share the time axis of the charts: a shorter episode holds its "
     "last frame. Dashed lines: where the episode ends (θ beyond ±12°, the cart beyond ±2.4 m). "

@@ -268,9 +268,10 @@ def test_two_visitors_on_one_new_setting_share_its_clips(monkeypatch):
 
 
 @pytest.mark.clips_ahead
-def test_the_next_seed_and_the_other_mode_are_made_ahead_and_cost_nothing_when_picked(monkeypatch):
-    """While a visitor watches, the clips of the next seed and of the trained agent's other mode
-    are made on a low-priority thread: picking either then renders nothing in the page's run."""
+def test_the_next_seed_the_other_mode_and_the_nudge_are_made_ahead_and_cost_nothing_when_picked(monkeypatch):
+    """While a visitor watches, the clips of the next seed, of the trained agent's other mode and
+    of the nudge switched on are made on a low-priority thread: picking one then renders nothing
+    in the page's run."""
     import threading
 
     import pages.cached as cached
@@ -285,7 +286,8 @@ def test_the_next_seed_and_the_other_mode_are_made_ahead_and_cost_nothing_when_p
     ahead = [name for name, _ in rendered if name.startswith("pg-ahead")]
     assert len(ahead) >= 3, rendered  # seed 22's two clips, and the other mode's trained clip
     for change in (lambda: at.number_input(key="replay_seed").set_value(22),
-                   lambda: at.radio(key="replay_mode").set_value("sampled")):
+                   lambda: at.radio(key="replay_mode").set_value("sampled"),
+                   lambda: at.toggle(key="replay_nudge").set_value(True)):
         cached._replay().wait_ahead(timeout=60)
         rendered.clear()
         change()
