@@ -10,7 +10,6 @@ whose inputs did not change recomputes nothing
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +19,8 @@ import streamlit as st
 
 from pages.shared import shipped_run
 from pg.algo.policies import policy_from_spec
-from pg.viz.clip_file import HOME_EPISODE, clip_key, load_clip, looping_clip
-from pg.viz.episode import ClipStore, Episode, clip_options, episode_video, run_episode, visited_states
+from pg.viz.clip_file import HOME_EPISODE, clip_job, clip_key, load_clip
+from pg.viz.episode import ClipStore, Episode, clip_options, run_episode, visited_states
 from pg.viz.nudge import NudgeRange, recoverable_range
 from pg.viz.policy_grid import decision_boundary, policy_grid
 
@@ -33,28 +32,12 @@ def _replay() -> ClipStore:
     return ClipStore(max_entries=64)
 
 
-def _clip_job(policy, episode_kwargs_json: str, video: dict | None, shown: Episode):
-    """(key, make) of one clip for ``ClipStore.get_many``: the key names the policy (spec and a
-    digest of its parameters), the episode's settings and the video's options."""
-    params = np.ascontiguousarray(policy.params)
-    digest = hashlib.blake2b(params.tobytes(), digest_size=16).hexdigest()
-    key = (json.dumps(policy.spec, sort_keys=True), params.dtype.str, params.shape, digest, episode_kwargs_json,
-           json.dumps(video, sort_keys=True))
-
-    def make() -> bytes:
-        if video is None:  # the episode as it ran, looping (Home's clip, when its file does not fit)
-            return looping_clip(shown)
-        return episode_video(shown, **video)
-
-    return key, make
-
-
 def _jobs(requests: list[tuple]) -> tuple[list[Episode], list]:
     episodes, jobs = [], []
     for policy, video, episode_kwargs in requests:
         kwargs_json = json.dumps(episode_kwargs, sort_keys=True)
         episodes.append(_episode(json.dumps(policy.spec), policy.params, kwargs_json))  # cached: run once
-        jobs.append(_clip_job(policy, kwargs_json, video, episodes[-1]))
+        jobs.append(clip_job(policy, kwargs_json, video, episodes[-1]))
     return episodes, jobs
 
 
@@ -89,7 +72,7 @@ def clips_ahead(settings: list[list[tuple]]) -> None:
         def batch(sides=sides) -> list:
             episodes = [run_episode(policy, **kwargs) for policy, kwargs in sides]
             video = clip_options(episodes)
-            return [_clip_job(policy, json.dumps(kwargs, sort_keys=True), video, shown)
+            return [clip_job(policy, json.dumps(kwargs, sort_keys=True), video, shown)
                     for (policy, kwargs), shown in zip(sides, episodes)]
 
         _replay().ahead(batch)

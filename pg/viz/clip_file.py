@@ -1,4 +1,5 @@
-"""A clip made ahead of time and shipped as a file: Home's agent, so a cold start does not wait
+"""Clips by what they are made from: the key a clip is kept under (``clip_job``), and a clip made
+ahead of time and shipped as a file: Home's agent, so a cold start does not wait
 for it (issue "Instant": making it was the longest part of the first page's run, about 0.6 s).
 
 The file (``assets/home.mp4``) has a sidecar (``assets/home.json``) naming what it was made
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pg.viz.episode import REPLAY_FRAME_STEP, Episode, run_episode
+from pg.viz.episode import REPLAY_FRAME_STEP, Episode, episode_video, run_episode
 
 HOME_EPISODE = {"seed": 0}
 """Home's episode: the shipped policy, greedy, from the start state of seed 0"""
@@ -45,6 +46,21 @@ def looping_clip(episode: Episode, frame_step: int = REPLAY_FRAME_STEP) -> bytes
 
     return render.replay_video(episode.states[:-1], episode.actions, episode.p_right, episode.nudges,
                                frame_step=frame_step, **VIDEO)
+
+
+def clip_job(policy, episode_kwargs_json: str, video: dict | None, shown: Episode):
+    """(key, make) of one clip for pg.viz.episode.ClipStore: the key names the policy (spec and a
+    digest of its parameters), the episode's settings and the video's options (``episode_video``'s,
+    or None for a looping clip); ``make`` draws ``shown``, the episode those settings ran."""
+    params = np.ascontiguousarray(policy.params)
+    digest = hashlib.blake2b(params.tobytes(), digest_size=16).hexdigest()
+    key = (json.dumps(policy.spec, sort_keys=True), params.dtype.str, params.shape, digest, episode_kwargs_json,
+           json.dumps(video, sort_keys=True))
+
+    def make() -> bytes:
+        return looping_clip(shown) if video is None else episode_video(shown, **video)
+
+    return key, make
 
 
 def load_clip(path: str | Path, key: dict) -> bytes | None:

@@ -69,3 +69,20 @@ def test_a_clip_file_is_used_only_for_what_its_sidecar_names(tmp_path, shipped):
     assert load_clip(path, key) is None
     path.with_suffix(".json").unlink()
     assert load_clip(path, key) is None
+
+
+def test_a_clips_key_names_the_policys_parameters_the_episode_and_the_video(shipped, monkeypatch):
+    from pg.viz.clip_file import clip_job
+
+    episode = run_episode(shipped, seed=3)
+    key, make = clip_job(shipped, '{"seed": 3}', {"n_frames": 600}, episode)
+    assert clip_job(load_run(SHIPPED_POLICY).policy, '{"seed": 3}', {"n_frames": 600}, episode)[0] == key
+    other = load_run(SHIPPED_POLICY).snapshots[0][1]
+    assert clip_job(other, '{"seed": 3}', {"n_frames": 600}, episode)[0] != key  # other parameters
+    assert clip_job(shipped, '{"seed": 4}', {"n_frames": 600}, episode)[0] != key  # another episode
+    assert clip_job(shipped, '{"seed": 3}', None, episode)[0] != key  # a looping clip
+    drawn = []
+    monkeypatch.setattr("pg.viz.render.replay_video", lambda states, *a, **k: drawn.append(
+        (len(states), k.get("n_frames"))) or b"mp4")
+    assert make() == b"mp4" and clip_job(shipped, "{}", None, episode)[1]() == b"mp4"
+    assert drawn == [(episode.length + 1, 600), (episode.length, None)]  # Replay's clip; the looping one
