@@ -42,24 +42,28 @@ def with_domain(node, old: list, new: list):
     """A copy of a built spec with every scale domain equal to ``old`` set to ``new``: a layout
     built once with a placeholder domain (ending at ``ANY_END``) serves
     every axis range, which would otherwise be a layout of its own (a build takes 0.1 to 1 s)."""
-    if isinstance(node, dict):
-        if node.get("domain") == old:
-            return {**node, "domain": list(new)}
-        return {key: with_domain(value, old, new) for key, value in node.items()}
-    if isinstance(node, list):
-        return [with_domain(value, old, new) for value in node]
-    return node
+    return _rewritten(node, lambda n: {**n, "domain": list(new)} if isinstance(n, dict) and n.get("domain") == old
+                      else None)
 
 
 def with_text(node, slot: str, text: str):
     """A copy of a built spec with every string equal to ``slot`` set to ``text``: a label that
     changes with the data (a legend entry naming N) kept out of the layout, which is then built
     once for all its values."""
+    return _rewritten(node, lambda n: text if isinstance(n, str) and n == slot else None)
+
+
+def _rewritten(node, change):
+    """A copy of a spec's dicts and lists in which every node that ``change`` maps to something
+    other than None is replaced by it (and not looked into)."""
+    replaced = change(node)
+    if replaced is not None:
+        return replaced
     if isinstance(node, dict):
-        return {key: with_text(value, slot, text) for key, value in node.items()}
+        return {key: _rewritten(value, change) for key, value in node.items()}
     if isinstance(node, list):
-        return [with_text(value, slot, text) for value in node]
-    return text if node == slot else node
+        return [_rewritten(value, change) for value in node]
+    return node
 
 
 def chart_spec(template, layout: tuple, datasets: dict) -> dict:
